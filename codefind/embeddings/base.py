@@ -1,0 +1,170 @@
+"""The one interface every embedding backend implements, and the vector arithmetic they share.
+
+A backend turns texts into L2-normalised float32 vectors at the model's *native* dimension.
+Nothing outside ``codefind/embeddings/`` knows which backend is in use: the indexer and the
+search service see only ``Embedder`` (and ``Reranker``).
+
+Why always native: the embedding cache stores one full vector per text, and an index at a
+smaller dimension is derived from it by ``truncate`` (Matryoshka: keep the first ``dim``
+components, re-normalise), the same arithmetic SGLang and Voyage apply on their side. So a
+dimension switch never sends anything to a model again.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from codefind.errors import BackendError, ConfigError
+
+Vectors = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Dimensions:
+    """The output dimensions a model offers.
+
+    ``native`` is what the model produces. A Matryoshka-trained model also offers every value
+    in ``choices`` (or, when ``choices`` is empty and ``minimum`` is set, any value from
+    ``minimum`` to ``native``); other models offer ``native`` only.
+    """
+
+    native: int
+    choices: tuple[int, ...] = ()
+    minimum: int | None = None
+    presets: tuple[int, ...] = ()
+    """Suggested values for a settings screen (a subset of what is valid)."""
+
+    def is_valid(self, dim: int) -> bool:
+        """Whether ``dim`` can be served from this model's vectors."""
+        if dim == self.native:
+            return True
+        if self.choices:
+            return dim in self.choices
+        return self.minimum is not None and self.minimum <= dim <= self.native
+
+    def describe(self) -> str:
+        """The valid values in words, for error messages."""
+        if self.choices:
+            return ", ".join(str(d) for d in sorted({*self.choices, self.native}))
+        if self.minimum is not None:
+            return f"any value from {self.minimum} to {self.native}"
+        return f"{self.native} only (this model is not Matryoshka-trained)"
+
+    def options(self) -> tuple[int, ...]:
+        """Values to offer in a picker, largest first."""
+        values = set(self.choices or self.presets) | {self.native}
+        return tuple(sorted((d for d in values if self.is_valid(d)), reverse=True))
+
+    def check(self, dim: int | None, model: str) -> int:
+        """``dim`` (native when ``None``) if valid for ``model``, else a ``ConfigError``."""
+        if dim is None:
+            return self.native
+        if not self.is_valid(dim):
+            raise ConfigError(f"{model} cannot produce {dim}-dimensional vectors: use {self.describe()}.")
+        return dim
+
+
+class Embedder(ABC):
+    """An embedding model behind one backend.
+
+    Subclasses set the attributes in ``__init__`` and implement ``_embed``; the public
+    methods here handle blank texts and validation, so every backend behaves the same.
+
+    Attributes:
+        backend: ``local``, ``sglang`` or ``voyage``.
+        model: The model's name as the user gives it (``all-MiniLM-L6-v2``).
+        model_id: Stable identity of the vectors this embedder produces; part of every cache
+            key and index manifest, so vectors of two models never mix.
+        dimensions: Native and valid output dimensions.
+        max_tokens: The model's input limit; longer inputs are cut by the backend.
+        batch_size: How many texts the indexer hands over per ``embed_documents`` call.
+        max_concurrency: How many such calls the indexer may run at once (remote servers).
+        remote: Whether texts leave this machine (Voyage asks before the first upload).
+    """
+
+    backend: str
+    model: str
+    model_id: str
+    dimensions: Dimensions
+    max_tokens: int
+    batch_size: int = 32
+    max_concurrency: int = 1
+    remote: bool = False
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        """Embed code chunks; returns ``(len(texts), native)`` unit vectors.
+
+        Blank texts are never sent to a model: their rows are zero vectors (which score 0
+        against everything). The chunker does not produce blank chunks, so this is a guard.
+        """
+        return self._embed_nonblank(texts, query=False)
+
+    def embed_query(self, text: str) -> Vectors:
+        """Embed one search query; returns a ``(native,)`` unit vector (zeros if blank)."""
+        return self._embed_nonblank([text], query=True)[0]
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """Embed many queries at once (used by ``codefind eval``)."""
+        return self._embed_nonblank(texts, query=True)
+
+    def estimate_tokens(self, texts: Sequence[str]) -> int:
+        """A local estimate of the tokens ``texts`` cost (for Voyage's cost question).
+
+        The default is a character-based estimate (about 3.2 characters per token for code);
+        backends with a local tokenizer override it.
+        """
+        return sum(max(1, round(len(t) / 3.2)) for t in texts)
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Release connections or sessions."""
+
+    @abstractmethod
+    def _embed(self, texts: list[str], *, query: bool) -> Vectors:
+        """Embed non-blank ``texts``; return ``(len(texts), native)`` float32 vectors.
+
+        Implementations may return vectors that are not normalised; the caller normalises.
+        """
+
+    def _embed_nonblank(self, texts: Sequence[str], *, query: bool) -> Vectors:
+        out = np.zeros((len(texts), self.dimensions.native), dtype=np.float32)
+        keep = [i for i, t in enumerate(texts) if t.strip()]
+        if keep:
+            vectors = self._embed([texts[i] for i in keep], query=query)
+            if vectors.shape != (len(keep), self.dimensions.native):
+                raise BackendError(
+                    f"{self.backend} returned vectors of shape {vectors.shape}, expected "
+                    f"({len(keep)}, {self.dimensions.native}) for {self.model}."
+                )
+            out[keep] = normalize(vectors)
+        return out
+
+
+class Reranker(ABC):
+    """A second-stage model that scores (query, document) pairs directly."""
+
+    model: str
+
+    @abstractmethod
+    def rerank(self, query: str, documents: Sequence[str]) -> list[float]:
+        """Relevance scores, one per document, higher is better."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+def normalize(vectors: npt.NDArray[np.floating]) -> Vectors:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    matrix = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (matrix / norms).astype(np.float32, copy=False)
+
+
+def truncate(vectors: npt.NDArray[np.floating], dim: int) -> Vectors:
+    """Matryoshka truncation: the first ``dim`` components, re-normalised."""
+    return normalize(np.asarray(vectors)[..., :dim])

@@ -1,0 +1,182 @@
+"""Value types shared by every layer: what a file, a chunk and a hit are.
+
+All are frozen dataclasses so they can be cached, hashed and passed between threads freely.
+Paths are always relative to the repository (or corpus) root and use ``/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+ChunkKind = Literal["function", "method", "class", "module", "block", "text"]
+SearchMode = Literal["hybrid", "semantic", "lexical"]
+SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "semantic", "lexical")
+
+SkipReason = Literal[
+    "binary",
+    "too_large",
+    "minified",
+    "generated",
+    "vendored",
+    "lock_file",
+    "symlink",
+    "submodule",
+    "ignored",
+    "unreadable",
+]
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file the walk decided to index.
+
+    Attributes:
+        path: Relative to the root, ``/``-separated.
+        content_id: Changes exactly when the content changes: the git blob id for clean
+            tracked files, the same blob hash computed by codefind for dirty or untracked ones.
+        size: Size in bytes when walked.
+        mtime_ns: Modification time when walked (0 when unknown); lets the next walk skip
+            re-hashing dirty or untracked files whose size and mtime have not changed.
+    """
+
+    path: str
+    content_id: str
+    size: int
+    mtime_ns: int = 0
+
+
+class FileSkipped(Exception):  # noqa: N818 - a signal from FileSource.read, not an error
+    """Raised by ``FileSource.read`` when a file turns out not to be indexable.
+
+    The walk can only skip on what it sees cheaply (name, size, git mode); reasons that need
+    the content (NUL bytes, minified or generated code) are found when the file is read.
+    """
+
+    def __init__(self, reason: SkipReason, detail: str = "") -> None:
+        super().__init__(detail or reason)
+        self.reason: SkipReason = reason
+        self.detail = detail
+
+
+class FileSource(Protocol):
+    """Where indexed files come from: a git repository, or an evaluation corpus.
+
+    The indexer works on this protocol alone, so ``codefind eval`` indexes a corpus through
+    exactly the same code as a repository.
+    """
+
+    @property
+    def root(self) -> Path:
+        """The folder paths are relative to."""
+        ...
+
+    def walk(self, known: Mapping[str, SourceFile] | None = None) -> WalkResult:
+        """List the files to index.
+
+        Args:
+            known: The files recorded by the previous run, by path; a source may reuse their
+                ``content_id`` when size and mtime are unchanged instead of hashing again.
+        """
+        ...
+
+    def read(self, file: SourceFile) -> str:
+        """The file's text (invalid bytes decoded with replacement characters).
+
+        Raises:
+            FileSkipped: The content is not indexable (binary, minified, generated) or the
+                file vanished or became unreadable since the walk (reason ``unreadable``).
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class WalkResult:
+    """What a walk found: the files to index and what it skipped, by reason."""
+
+    files: tuple[SourceFile, ...]
+    skipped: Mapping[SkipReason, int] = field(default_factory=dict)
+    files_seen: int = 0
+    notes: tuple[str, ...] = ()
+    """Things worth telling the user once, e.g. that submodules were not entered."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of one file that is embedded and searched as a unit.
+
+    Attributes:
+        path: File path, relative to the root.
+        language: Lower-case language name (``python``, ``go``, ``text``, ...).
+        start_line: First line, 1-based.
+        end_line: Last line, 1-based, inclusive.
+        symbol: Qualified name such as ``Store.save``; empty for module code and text windows.
+        kind: What the chunk is (see ``ChunkKind``).
+        text: The source lines of the chunk, exactly as in the file.
+    """
+
+    path: str
+    language: str
+    start_line: int
+    end_line: int
+    symbol: str
+    kind: ChunkKind
+    text: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result, ready to render.
+
+    ``score`` is higher-is-better and comparable only within one result list. The two ranks
+    say where the chunk stood in each retriever (``None`` when it was not retrieved there),
+    which the app can show to explain a hit.
+    """
+
+    chunk_id: int
+    path: str
+    language: str
+    start_line: int
+    end_line: int
+    symbol: str
+    kind: ChunkKind
+    text: str
+    score: float
+    semantic_rank: int | None = None
+    lexical_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What one indexing run did; the fields of ``codefind index --json``."""
+
+    files: int
+    files_seen: int
+    skipped: Mapping[str, int]
+    chunks: int
+    embedded: int
+    reused: int
+    removed: int
+    seconds: float
+    backend: str
+    model: str
+    dim: int
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        """The object printed by ``codefind index --json`` (DESIGN.md contract)."""
+        return {
+            "files": self.files,
+            "files_seen": self.files_seen,
+            "skipped": dict(self.skipped),
+            "chunks": self.chunks,
+            "embedded": self.embedded,
+            "reused": self.reused,
+            "removed": self.removed,
+            "seconds": round(self.seconds, 3),
+            "backend": self.backend,
+            "model": self.model,
+            "dim": self.dim,
+        }
