@@ -64,6 +64,18 @@ class IndexStoreError(CodefindError):
     title = "Index"
 
 
+class IndexFormatError(IndexStoreError):
+    """The index was written in another on-disk format.
+
+    ``newer`` is true when a newer codefind wrote it (upgrade to read it); an older format is
+    rebuilt automatically by the next indexing run.
+    """
+
+    def __init__(self, message: str, *, newer: bool) -> None:
+        super().__init__(message)
+        self.newer = newer
+
+
 class IndexLockedError(IndexStoreError):
     """Another codefind process is writing this index."""
 

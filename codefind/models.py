@@ -48,7 +48,7 @@ class SourceFile:
     mtime_ns: int = 0
 
 
-class FileSkipped(Exception):  # noqa: N818 - a signal from FileSource.read, not an error
+class FileSkipped(Exception):
     """Raised by ``FileSource.read`` when a file turns out not to be indexable.
 
     The walk can only skip on what it sees cheaply (name, size, git mode); reasons that need

@@ -20,14 +20,27 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     (home / ".gitconfig").write_text(
         "[user]\n\tname = Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"
-        "[protocol \"file\"]\n\tallow = always\n"
+        '[protocol "file"]\n\tallow = always\n'
     )
     for name in (
-        "CODEFIND_BACKEND", "CODEFIND_MODEL", "CODEFIND_DIM", "CODEFIND_MODE",
-        "CODEFIND_INDEX_DIR", "CODEFIND_CONFIG", "CODEFIND_SGLANG_URL", "CODEFIND_SGLANG_MODEL",
-        "CODEFIND_SGLANG_API_KEY", "CODEFIND_SGLANG_INSTRUCTION", "CODEFIND_SGLANG_RERANK_URL",
-        "CODEFIND_VOYAGE_MODEL", "CODEFIND_VOYAGE_URL", "VOYAGE_API_KEY", "CODEFIND_LOCAL_MODEL",
-        "OPENAI_API_KEY", "VISUAL", "EDITOR",
+        "CODEFIND_BACKEND",
+        "CODEFIND_MODEL",
+        "CODEFIND_DIM",
+        "CODEFIND_MODE",
+        "CODEFIND_INDEX_DIR",
+        "CODEFIND_CONFIG",
+        "CODEFIND_SGLANG_URL",
+        "CODEFIND_SGLANG_MODEL",
+        "CODEFIND_SGLANG_API_KEY",
+        "CODEFIND_SGLANG_INSTRUCTION",
+        "CODEFIND_SGLANG_RERANK_URL",
+        "CODEFIND_VOYAGE_MODEL",
+        "CODEFIND_VOYAGE_URL",
+        "VOYAGE_API_KEY",
+        "CODEFIND_LOCAL_MODEL",
+        "OPENAI_API_KEY",
+        "VISUAL",
+        "EDITOR",
     ):
         monkeypatch.delenv(name, raising=False)
     return home

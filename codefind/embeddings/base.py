@@ -65,7 +65,9 @@ class Dimensions:
         if dim is None:
             return self.native
         if not self.is_valid(dim):
-            raise ConfigError(f"{model} cannot produce {dim}-dimensional vectors: use {self.describe()}.")
+            raise ConfigError(
+                f"{model} cannot produce {dim}-dimensional vectors: use {self.describe()}."
+            )
         return dim
 
 

@@ -1,0 +1,319 @@
+"""The command line: parse, call the service layer, print. Bare ``codefind`` opens the app.
+
+The contract (flags, output formats, exit codes) is DESIGN.md's "Command-line contract".
+Nothing here ranks, filters or stores anything: that is ``Workspace``, ``Indexer`` and
+``SearchService``. Heavy modules are imported inside the command that needs them, so
+``codefind --help`` and ``codefind config`` start instantly and ``codefind search`` never
+imports Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codefind import __version__
+from codefind.errors import CodefindError, ConfigError, IndexLockedError, Interrupted
+
+if TYPE_CHECKING:  # only for annotations; importing these at start-up would cost time
+    from codefind.config import Settings
+    from codefind.models import IndexReport
+    from codefind.workspace import Workspace
+
+COMMANDS = ("index", "search", "eval", "server", "config")
+EXIT_OK, EXIT_NO_HITS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run codefind with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_list
+    try:
+        return _dispatch(args_list)
+    except CodefindError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"codefind: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("codefind: interrupted; work done so far is kept.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `codefind search ... | head`: the reader left; not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _dispatch(argv: list[str]) -> int:
+    parser = _build_parser()
+    if argv and argv[0] in COMMANDS:
+        args = parser.parse_args(argv)
+    else:
+        args = _app_parser().parse_args(argv)
+        args.command = None
+    if args.command is None:
+        if args.version:
+            return _print_version(verbose=args.verbose)
+        return _run_app(args)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
+
+
+# --- parsers ------------------------------------------------------------------------------
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=("local", "sglang", "voyage"), help="embedding backend")
+    parser.add_argument("--model", help="model of the chosen backend")
+    parser.add_argument("--dim", type=int, help="embedding dimension (default: the model's native)")
+    parser.add_argument("--yes", action="store_true", default=None, help="consent to sending code to a remote backend")
+    parser.add_argument("--debug", action="store_true", default=None, help="show tracebacks and diagnostics")
+
+
+def _app_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="codefind",
+        description="Find code by meaning. Bare `codefind` opens the app on the repository "
+        f"containing PATH. Commands: {', '.join(COMMANDS)} (see `codefind COMMAND --help`).",
+    )
+    parser.add_argument("path", nargs="?", default=".", help="a folder inside the repository (default .)")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--verbose", action="store_true", help="with --version: dependencies and data licences")
+    _common(parser)
+    return parser
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codefind")
+    sub = parser.add_subparsers(dest="command")
+
+    index = sub.add_parser("index", help="build or update the index; print a summary")
+    index.add_argument("path", nargs="?", default=".")
+    index.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _common(index)
+    index.set_defaults(handler=_cmd_index)
+
+    search = sub.add_parser("search", help="print hits for QUERY")
+    search.add_argument("query")
+    search.add_argument("path", nargs="?", default=None, help="limit hits to this sub-folder or file")
+    search.add_argument("-n", "--limit", type=int, default=None, help="number of hits (default 10)")
+    search.add_argument("--mode", choices=("hybrid", "semantic", "lexical"), default=None)
+    search.add_argument("--format", choices=("text", "grep", "vimgrep", "json"), default=None)
+    search.add_argument("--json", action="store_const", const="json", dest="format", help="= --format json")
+    search.add_argument("--glob", action="append", default=[], metavar="PATTERN", help="only paths matching (repeatable; !PATTERN excludes)")
+    search.add_argument("--lang", action="append", default=[], metavar="NAME", help="only this language (repeatable)")
+    search.add_argument("--rerank", action="store_true", default=None, help="re-score the top hits with a reranker")
+    search.add_argument("--no-update", action="store_true", help="search the index as it is, without updating it first")
+    _common(search)
+    search.set_defaults(handler=_cmd_search)
+
+    evaluate = sub.add_parser("eval", help="measure retrieval quality")
+    evaluate.add_argument("--corpus", type=Path, help="corpus.jsonl")
+    evaluate.add_argument("--queries", type=Path, help="queries.jsonl")
+    evaluate.add_argument("--repo", nargs="?", const=".", default=None, metavar="PATH", help="mine (doc -> function) pairs from a repository")
+    evaluate.add_argument("--mode", choices=("hybrid", "semantic", "lexical"), default=None)
+    evaluate.add_argument("--rerank", action="store_true", default=None)
+    evaluate.add_argument("--limit", type=int, default=None, help="only the first N queries")
+    evaluate.add_argument("--out", type=Path, help="write per-query ranks (JSON Lines) here")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    _common(evaluate)
+    evaluate.set_defaults(handler=_cmd_eval)
+
+    server = sub.add_parser("server", help="launch or check a local SGLang embedding server")
+    server.add_argument("action", choices=("start", "status"))
+    server.add_argument("--port", type=int, default=30000)
+    server.add_argument("--host", default="127.0.0.1")
+    _common(server)
+    server.set_defaults(handler=_cmd_server)
+
+    config = sub.add_parser("config", help="show or change settings")
+    config.add_argument("action", nargs="?", choices=("show", "set", "path"), default="show")
+    config.add_argument("key", nargs="?")
+    config.add_argument("value", nargs="?")
+    _common(config)
+    config.set_defaults(handler=_cmd_config)
+    return parser
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    from codefind.config import load_settings
+
+    flags = {
+        "backend": getattr(args, "backend", None),
+        "model": getattr(args, "model", None),
+        "dim": getattr(args, "dim", None),
+        "yes": getattr(args, "yes", None),
+        "debug": getattr(args, "debug", None),
+        **extra,
+    }
+    return load_settings(flags)
+
+
+def _workspace(path: str | Path, settings: Settings) -> Workspace:
+    from codefind.workspace import Workspace
+
+    return Workspace.for_repository(Path(path), settings)
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    workspace = _workspace(args.path, settings)
+    report = _run_index(workspace, wait=True)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    else:
+        from codefind.render import write_report
+
+        write_report(report, sys.stdout)
+    return EXIT_OK
+
+
+def _run_index(workspace: Workspace, *, wait: bool) -> IndexReport:
+    """Update the index with a progress line on stderr; Ctrl-C keeps what was done."""
+    import threading
+
+    from codefind.render import ProgressLine
+
+    progress = ProgressLine()
+    cancel = threading.Event()
+
+    def waiting(pid: int | None) -> None:
+        progress.clear()
+        who = f"process {pid}" if pid else "another process"
+        print(f"codefind: waiting for {who}, which is updating this index…", file=sys.stderr)
+
+    indexer = workspace.indexer(
+        on_progress=progress,
+        cancel=cancel,
+        before_upload=_consent_callback(workspace),
+        lock_wait_seconds=3600.0 if wait else 0.0,
+        on_lock_wait=waiting,
+    )
+    try:
+        return indexer.run()
+    except KeyboardInterrupt:
+        raise Interrupted("Interrupted; what was indexed so far is kept. Run again to finish.") from None
+    finally:
+        progress.clear()
+
+
+def _consent_callback(workspace: Workspace) -> Callable[[Any], None] | None:
+    """Ask before code goes to a remote backend for the first time (Voyage)."""
+    from codefind.consent import consent_callback
+
+    return consent_callback(workspace, ask=_ask_yes_no if sys.stdin.isatty() else None)
+
+
+def _ask_yes_no(question: str) -> bool:
+    print(question, file=sys.stderr)
+    try:
+        answer = input("Continue? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from codefind.render import write_hits
+    from codefind.search import SearchFilters
+
+    settings = _settings(args, mode=args.mode, limit=args.limit, rerank=args.rerank)
+    target = Path(args.path) if args.path else Path.cwd()
+    workspace = _workspace(target if target.is_dir() else target.parent, settings)
+    if not args.no_update:
+        try:
+            _run_index(workspace, wait=False)
+        except IndexLockedError as exc:
+            print(f"codefind: {exc.message} Searching the index as it is.", file=sys.stderr)
+    filters = SearchFilters(
+        paths=(_relative(workspace.root, target),) if args.path else (),
+        globs=tuple(args.glob),
+        languages=tuple(lang.lower() for lang in args.lang),
+    )
+    service = workspace.search_service(rerank=settings.rerank)
+    result = service.search(
+        args.query, limit=settings.limit, mode=settings.mode, filters=filters, rerank=settings.rerank
+    )
+    if settings.debug:
+        _print_debug(result)
+    fmt = args.format or ("text" if sys.stdout.isatty() else "grep")
+    write_hits(result.hits, fmt, sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    sys.stdout.flush()
+    return EXIT_OK if result.hits else EXIT_NO_HITS
+
+
+def _print_debug(result: Any) -> None:
+    if result.translation.changed:
+        print(f"codefind: query translated: {result.query} -> {result.translation.text}", file=sys.stderr)
+    timings = ", ".join(f"{k} {v:.1f} ms" for k, v in result.timings_ms.items())
+    print(f"codefind: {result.mode} search, semantic={result.semantic}; {timings}", file=sys.stderr)
+
+
+def _relative(root: Path, target: Path) -> str:
+    try:
+        return target.resolve().relative_to(root).as_posix()
+    except ValueError:
+        raise ConfigError(f"{target} is not inside the repository at {root}.") from None
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from codefind.evalcli import run_eval
+
+    settings = _settings(args, mode=args.mode, rerank=args.rerank)
+    return run_eval(args, settings)
+
+
+def _cmd_server(args: argparse.Namespace) -> int:
+    from codefind.server import server_status, start_server
+
+    settings = _settings(args)
+    if args.action == "status":
+        status = server_status(settings.sglang.url)
+        print(status.describe())
+        return EXIT_OK if status.reachable else EXIT_ERROR
+    handle = start_server(settings.sglang.model, port=args.port, host=args.host)
+    print(handle.url)
+    return EXIT_OK
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from codefind.config import config_path, settings_as_dict, write_config_value
+
+    if args.action == "path":
+        print(config_path())
+        return EXIT_OK
+    if args.action == "set":
+        if not args.key or args.value is None:
+            raise ConfigError("Usage: codefind config set KEY VALUE (e.g. `codefind config set backend sglang`).")
+        path = write_config_value(args.key, args.value)
+        print(f"Set {args.key} in {path}.", file=sys.stderr)
+        return EXIT_OK
+    print(json.dumps(settings_as_dict(_settings(args)), indent=2))
+    return EXIT_OK
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    from codefind.tui import run_app
+
+    settings = _settings(args)
+    return run_app(Path(args.path), settings)
+
+
+def _print_version(*, verbose: bool) -> int:
+    print(f"codefind {__version__}")
+    if verbose:
+        from codefind.about import about_lines
+
+        for line in about_lines():
+            print(line)
+    return EXIT_OK

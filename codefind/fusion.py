@@ -1,0 +1,82 @@
+"""How the lexical and semantic rankings become one list.
+
+Reciprocal-rank fusion (RRF, k=60) is what most peers use, and it was measured to *lose* to
+semantic search alone on real code-search sets (MiniLM + BM25 on CoSQA dev: MRR@10 0.448 vs
+0.534): it gives a chunk that BM25 ranks first as much credit as the semantic favourite,
+although BM25's first place is right far less often. So codefind fuses *scores*, not ranks:
+
+    score = cosine + LEXICAL_WEIGHT * bm25 / max_bm25 (+ NAME_BOOST for an exact name match)
+
+Every candidate has a real cosine (lexical-only candidates get theirs from the vector index),
+so the semantic signal leads and BM25 breaks near-ties and rescues exact-word matches. The
+weight was chosen by measurement (``benchmarks/quality.py``, see RESULTS.md), and an exact
+name match is what a user typing ``load_config`` wants first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from codefind.models import SearchMode
+
+LEXICAL_WEIGHT = 0.1
+NAME_BOOST = 0.5
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One chunk as seen by the retrievers (``None`` where a retriever did not find it)."""
+
+    chunk_id: int
+    cosine: float | None = None
+    semantic_rank: int | None = None
+    bm25: float | None = None
+    lexical_rank: int | None = None
+    name_match: bool = False
+
+
+def fuse(
+    candidates: Iterable[Candidate],
+    *,
+    mode: SearchMode,
+    lexical_weight: float = LEXICAL_WEIGHT,
+) -> list[tuple[Candidate, float]]:
+    """Candidates with their final scores, best first.
+
+    In ``semantic`` mode the score is the cosine; in ``lexical`` mode the BM25 score; in
+    ``hybrid`` mode the weighted sum above. Where no candidate has a cosine (no vectors yet),
+    hybrid falls back to BM25 alone.
+    """
+    pool = list(candidates)
+    if mode == "semantic":
+        scored = [(c, c.cosine) for c in pool if c.cosine is not None]
+    elif mode == "lexical" or not any(c.cosine is not None for c in pool):
+        scored = [(c, (c.bm25 or 0.0) + _boost(c)) for c in pool if c.bm25 is not None]
+    else:
+        top = max((c.bm25 for c in pool if c.bm25 is not None), default=0.0)
+        scored = [(c, _hybrid(c, top, lexical_weight)) for c in pool if c.cosine is not None]
+    return sorted(((c, float(s)) for c, s in scored), key=_order)
+
+
+def _hybrid(c: Candidate, top_bm25: float, weight: float) -> float:
+    lexical = (c.bm25 / top_bm25) if (c.bm25 and top_bm25 > 0) else 0.0
+    return (c.cosine or 0.0) + weight * lexical + _boost(c)
+
+
+def _boost(c: Candidate) -> float:
+    return NAME_BOOST if c.name_match else 0.0
+
+
+def _order(item: tuple[Candidate, float]) -> tuple[float, int]:
+    # Ties (rare) go to the lower chunk id: stable across runs.
+    return (-item[1], item[0].chunk_id)
+
+
+def rrf(rankings: Sequence[Sequence[int]], k: int = 60) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion of several rankings (kept for comparison in benchmarks)."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, cid in enumerate(ranking, 1):
+            scores[cid] = scores.get(cid, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))

@@ -1,0 +1,347 @@
+"""Bring a checkout's index up to date: walk, chunk what changed, embed what is new, store.
+
+One run, in three phases (each resumable, so a killed run loses at most one batch):
+
+1. **Files.** Walk the source, compare content ids with the state database, read and chunk
+   only files that changed, and commit their chunks (and BM25 tokens) in batches. Lexical
+   search sees new files as soon as a batch is committed.
+2. **Embeddings.** Find the chunks the vector index of (model, dim) lacks, take their vectors
+   from the embedding cache where present and embed the rest, committing each batch to the
+   cache as it returns.
+3. **Vectors.** Write the vector index (truncated to ``dim``) atomically. During a long
+   embedding phase an intermediate index is written every so often, so search works on what
+   is done; on an error or Ctrl-C the partial index is written before giving up.
+
+The indexer prints nothing: it reports ``IndexProgress`` to a callback and returns an
+``IndexReport``. Cancelling (``cancel`` event) stops at the next batch and raises
+``Interrupted`` after saving.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from codefind.chunking import chunk_file, embedding_text
+from codefind.embeddings.base import Embedder, Vectors, truncate
+from codefind.errors import IndexStoreError, Interrupted
+from codefind.models import FileSkipped, FileSource, IndexReport, SourceFile, WalkResult
+from codefind.store import (
+    FileUpdate,
+    IndexLocation,
+    Store,
+    StoredFile,
+    VectorIndex,
+    VectorWriter,
+    drop_vector_index,
+    open_vector_index,
+    text_hash,
+    write_lock,
+)
+
+Phase = Literal["walk", "chunk", "embed", "save", "done"]
+FILE_BATCH = 200
+"""Files chunked per state transaction: small enough that lexical search fills in quickly."""
+CHECKPOINT_SECONDS = 60.0
+"""How often a long embedding phase writes an intermediate vector index."""
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    """Where a run is, for progress bars: ``done`` of ``total`` units of ``phase``."""
+
+    phase: Phase
+    done: int
+    total: int
+    elapsed: float
+    files: int = 0
+    chunks: int = 0
+    embedded: int = 0
+
+    @property
+    def fraction(self) -> float:
+        """Progress of this phase in [0, 1]."""
+        return 1.0 if self.total <= 0 else min(1.0, self.done / self.total)
+
+
+@dataclass
+class _Tally:
+    embedded: int = 0
+    reused: int = 0
+    removed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class UploadPlan:
+    """What a remote backend is about to receive, for the consent question."""
+
+    files: int
+    chunks: int
+    texts: tuple[str, ...]
+    """The distinct texts to embed (for a local token estimate)."""
+
+
+ProgressCallback = Callable[[IndexProgress], None]
+
+
+class Indexer:
+    """Indexes one ``FileSource`` into one location with one embedder at one dimension."""
+
+    def __init__(
+        self,
+        source: FileSource,
+        location: IndexLocation,
+        embedder: Embedder,
+        dim: int,
+        *,
+        on_progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        before_upload: Callable[[UploadPlan], None] | None = None,
+        lock_wait_seconds: float = 0.0,
+        on_lock_wait: Callable[[int | None], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.location = location
+        self.embedder = embedder
+        self.dim = embedder.dimensions.check(dim, embedder.model)
+        self._on_progress = on_progress
+        self._cancel = cancel or threading.Event()
+        self._before_upload = before_upload
+        self._lock_wait = lock_wait_seconds
+        self._on_lock_wait = on_lock_wait
+        self._started = 0.0
+
+    def run(self) -> IndexReport:
+        """Update the index; see the module docstring for the phases.
+
+        Raises:
+            IndexLockedError: Another process is indexing this checkout.
+            BackendError: The embedding backend failed (what was embedded is kept).
+            Interrupted: ``cancel`` was set (what was done is kept).
+        """
+        self._started = time.monotonic()
+        tally = _Tally()
+        with write_lock(
+            self.location.index_dir, wait_seconds=self._lock_wait, on_wait=self._on_lock_wait
+        ):
+            store = Store.open_for_writing(self.location, tally.notes)
+            try:
+                walk = self._update_files(store, tally)
+                self._update_vectors(store, tally)
+                files, chunks = store.state.counts()
+                skipped = Counter(walk.skipped)
+                skipped.update(store.state.skip_counts())
+            finally:
+                store.close()
+        self._report("done", 1, 1)
+        return IndexReport(
+            files=files,
+            files_seen=walk.files_seen,
+            skipped=dict(sorted(skipped.items())),
+            chunks=chunks,
+            embedded=tally.embedded,
+            reused=tally.reused,
+            removed=tally.removed,
+            seconds=time.monotonic() - self._started,
+            backend=self.embedder.backend,
+            model=self.embedder.model,
+            dim=self.dim,
+            notes=(*walk.notes, *tally.notes),
+        )
+
+    # --- phase 1: files ------------------------------------------------------------------
+
+    def _update_files(self, store: Store, tally: _Tally) -> WalkResult:
+        self._report("walk", 0, 1)
+        known = store.state.files()
+        walk = self.source.walk({path: stored.file for path, stored in known.items()})
+        changed, touched = _diff(walk.files, known)
+        walked = {f.path for f in walk.files}
+        removed = [path for path in known if path not in walked]
+        if touched:
+            store.state.update_stats(touched)
+        if removed:
+            _, dropped = store.state.apply([], removed)
+            tally.removed += dropped
+        for start in range(0, len(changed), FILE_BATCH):
+            self._check_cancel()
+            batch = changed[start : start + FILE_BATCH]
+            _, dropped = store.state.apply([self._chunk(f) for f in batch], [])
+            tally.removed += dropped
+            self._report("chunk", start + len(batch), len(changed), files=start + len(batch))
+        return walk
+
+    def _chunk(self, file: SourceFile) -> FileUpdate:
+        try:
+            text = self.source.read(file)
+        except FileSkipped as skipped:
+            return FileUpdate(file, skip=skipped.reason)
+        chunks = chunk_file(file.path, text)
+        return FileUpdate(file, [(c, text_hash(embedding_text(c))) for c in chunks])
+
+    # --- phases 2 and 3: embeddings and vectors --------------------------------------------
+
+    def _update_vectors(self, store: Store, tally: _Tally) -> None:
+        index = self._open_vectors(tally)
+        generation = store.state.generation
+        hashes = store.state.chunk_hashes()
+        if index.generation == generation and index.count == len(hashes):
+            return
+        present = set(index.keys().tolist())
+        writer = VectorWriter(self.location.index_dir, self.embedder.model_id, self.dim, index)
+        writer.remove(np.fromiter((k for k in present if k not in hashes), np.uint64))
+        ids_by_hash: dict[bytes, list[int]] = {}
+        for cid, digest in hashes.items():
+            if cid not in present:
+                ids_by_hash.setdefault(digest, []).append(cid)
+        cached = store.cache.get_many(self.embedder.model_id, ids_by_hash)
+        tally.reused += sum(len(ids_by_hash[h]) for h in cached)
+        self._add(writer, ids_by_hash, cached)
+        missing = [h for h in ids_by_hash if h not in cached]
+        texts = _texts_for(store, missing, ids_by_hash)
+        if missing and self.embedder.remote and self._before_upload is not None:
+            paths = {
+                stored.chunk.path
+                for stored in store.state.chunks(ids_by_hash[h][0] for h in missing).values()
+            }
+            self._before_upload(
+                UploadPlan(
+                    len(paths), sum(len(ids_by_hash[h]) for h in missing), tuple(texts.values())
+                )
+            )
+        try:
+            self._embed_missing(store, writer, texts, ids_by_hash, tally)
+        except BaseException:
+            # Keep what was embedded searchable; generation -1 makes the next run sync again.
+            writer.save(generation=-1)
+            raise
+        self._report("save", 0, 1)
+        writer.save(generation=generation)
+
+    def _open_vectors(self, tally: _Tally) -> VectorIndex:
+        folder = self.location.index_dir
+        try:
+            return open_vector_index(folder, self.embedder.model_id, self.dim, verify=True)
+        except IndexStoreError as exc:
+            tally.notes.append(f"{exc.message} Rebuilt it from the embedding cache.")
+            drop_vector_index(folder, self.embedder.model_id, self.dim)
+            return VectorIndex(None, None)
+
+    def _embed_missing(
+        self,
+        store: Store,
+        writer: VectorWriter,
+        texts: Mapping[bytes, str],
+        ids_by_hash: Mapping[bytes, list[int]],
+        tally: _Tally,
+    ) -> None:
+        if not texts:
+            return
+        # Sorting by length keeps similar lengths in one batch, so little padding is wasted.
+        order = sorted(texts, key=lambda h: len(texts[h]))
+        size = max(1, self.embedder.batch_size)
+        batches = [order[i : i + size] for i in range(0, len(order), size)]
+        last_checkpoint = time.monotonic()
+        self._report("embed", 0, len(order))
+        for keys, result in _run_batches(self.embedder, texts, batches, self._cancel):
+            fresh = dict(zip(keys, result, strict=True))
+            store.cache.put_many(self.embedder.model_id, fresh)
+            self._add(writer, ids_by_hash, fresh)
+            tally.embedded += len(keys)
+            self._report("embed", tally.embedded, len(order), embedded=tally.embedded)
+            if time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS:
+                writer.save(generation=-1)
+                last_checkpoint = time.monotonic()
+        self._check_cancel()
+
+    def _add(
+        self,
+        writer: VectorWriter,
+        ids_by_hash: Mapping[bytes, list[int]],
+        vectors: Mapping[bytes, Vectors],
+    ) -> None:
+        keys = [cid for digest in vectors for cid in ids_by_hash[digest]]
+        if not keys:
+            return
+        rows = np.vstack([vectors[digest] for digest in vectors for _ in ids_by_hash[digest]])
+        writer.add(np.asarray(keys, dtype=np.uint64), truncate(rows, self.dim))
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _check_cancel(self) -> None:
+        if self._cancel.is_set():
+            raise Interrupted(
+                "Indexing was interrupted; what was done is kept. Run it again to finish."
+            )
+
+    def _report(self, phase: Phase, done: int, total: int, **counts: int) -> None:
+        if self._on_progress is not None:
+            elapsed = time.monotonic() - self._started
+            self._on_progress(IndexProgress(phase, done, total, elapsed, **counts))
+
+
+def _diff(
+    walked: Iterable[SourceFile], known: Mapping[str, StoredFile]
+) -> tuple[list[SourceFile], list[SourceFile]]:
+    """Files whose content changed (or are new), and files only touched (same content)."""
+    changed, touched = [], []
+    for file in walked:
+        old = known.get(file.path)
+        if old is None or old.file.content_id != file.content_id:
+            changed.append(file)
+        elif (old.file.size, old.file.mtime_ns) != (file.size, file.mtime_ns):
+            touched.append(file)
+    return changed, touched
+
+
+def _texts_for(
+    store: Store, hashes: Sequence[bytes], ids_by_hash: Mapping[bytes, list[int]]
+) -> dict[bytes, str]:
+    """The embedding text of each hash (read from one chunk that has it)."""
+    wanted = [ids_by_hash[h][0] for h in hashes]
+    texts: dict[bytes, str] = {}
+    for start in range(0, len(wanted), 2000):
+        for stored in store.state.chunks(wanted[start : start + 2000]).values():
+            texts[stored.text_hash] = embedding_text(stored.chunk)
+    return texts
+
+
+def _run_batches(
+    embedder: Embedder,
+    texts: Mapping[bytes, str],
+    batches: Sequence[Sequence[bytes]],
+    cancel: threading.Event,
+) -> Iterator[tuple[Sequence[bytes], Vectors]]:
+    """Yield (hashes, vectors) per batch in order, at most ``max_concurrency`` in flight.
+
+    Stops submitting when ``cancel`` is set; batches already sent are still collected (and
+    so cached) before returning.
+    """
+    workers = max(1, embedder.max_concurrency)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codefind-embed") as pool:
+        pending: deque[tuple[Sequence[bytes], Future[Vectors]]] = deque()
+        queue = deque(batches)
+        while queue or pending:
+            while queue and len(pending) < workers and not cancel.is_set():
+                keys = queue.popleft()
+                pending.append(
+                    (keys, pool.submit(embedder.embed_documents, [texts[k] for k in keys]))
+                )
+            if not pending:
+                return
+            keys, future = pending.popleft()
+            try:
+                result = future.result()
+            except BaseException:
+                for _, other in pending:
+                    other.cancel()
+                raise
+            yield keys, result

@@ -1,0 +1,144 @@
+"""How the CLI prints: hits in four formats, index summaries, and progress on stderr.
+
+Only the CLI uses this module. Formats follow DESIGN.md's command-line contract exactly:
+``text`` for people (grouped by file, coloured on a TTY), ``grep`` (``path:line:symbol``),
+``vimgrep`` (``path:line:1:symbol``) and ``json`` (JSON Lines, one hit per line).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import TextIO
+
+from codefind.indexer import IndexProgress
+from codefind.models import Hit, IndexReport
+
+JSON_TEXT_LIMIT = 4000
+_PHASE_NAMES = {
+    "walk": "Scanning files",
+    "chunk": "Reading files",
+    "embed": "Embedding",
+    "save": "Saving",
+    "done": "Done",
+}
+
+
+def hit_json(hit: Hit, rank: int) -> dict[str, object]:
+    """One hit as the JSON object of the CLI contract."""
+    return {
+        "rank": rank,
+        "path": hit.path,
+        "start_line": hit.start_line,
+        "end_line": hit.end_line,
+        "symbol": hit.symbol,
+        "kind": hit.kind,
+        "language": hit.language,
+        "score": round(hit.score, 6),
+        "text": hit.text[:JSON_TEXT_LIMIT],
+    }
+
+
+def write_hits(hits: Sequence[Hit], fmt: str, out: TextIO, *, color: bool) -> None:
+    """Print ``hits`` in format ``fmt`` (text, grep, vimgrep or json)."""
+    if fmt == "json":
+        for rank, hit in enumerate(hits, 1):
+            out.write(json.dumps(hit_json(hit, rank), ensure_ascii=False) + "\n")
+    elif fmt in ("grep", "vimgrep"):
+        column = ":1" if fmt == "vimgrep" else ""
+        for hit in hits:
+            out.write(f"{hit.path}:{hit.start_line}{column}:{_one_line(hit.symbol or hit.kind)}\n")
+    else:
+        _write_text(hits, out, color=color)
+
+
+def write_report(report: IndexReport, out: TextIO) -> None:
+    """The human summary of an indexing run."""
+    skipped = sum(report.skipped.values())
+    reasons = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in report.skipped.items() if n)
+    out.write(
+        f"Indexed {report.files} files ({report.chunks} chunks) with {report.backend} "
+        f"{report.model} at {report.dim} dimensions in {report.seconds:.1f} s.\n"
+        f"  embedded {report.embedded}, reused {report.reused} from the cache, "
+        f"removed {report.removed}; looked at {report.files_seen} files"
+        + (f", skipped {skipped} ({reasons})" if skipped else "")
+        + ".\n"
+    )
+    for note in report.notes:
+        out.write(f"  note: {note}\n")
+
+
+class ProgressLine:
+    """A one-line progress bar on stderr, redrawn at most 10 times a second (TTY only)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self._last = 0.0
+        self._shown = False
+
+    def __call__(self, progress: IndexProgress) -> None:
+        """Show ``progress`` (called by the indexer)."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if progress.phase != "done" and now - self._last < 0.1 and progress.done < progress.total:
+            return
+        self._last = now
+        if progress.phase == "done":
+            self.clear()
+            return
+        self.stream.write("\r\x1b[2K" + _progress_text(progress))
+        self.stream.flush()
+        self._shown = True
+
+    def clear(self) -> None:
+        """Remove the line (before printing anything else to stderr)."""
+        if self._shown:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+            self._shown = False
+
+
+def _progress_text(p: IndexProgress) -> str:
+    name = _PHASE_NAMES.get(p.phase, p.phase)
+    if p.total <= 1 and p.phase in ("walk", "save"):
+        return f"{name}…"
+    width = 24
+    filled = int(width * p.fraction)
+    bar = "█" * filled + "░" * (width - filled)
+    text = f"{name} {bar} {p.done}/{p.total}"
+    if p.phase == "embed" and p.done and p.elapsed > 0:
+        rate = p.done / max(p.elapsed, 1e-6)
+        eta = (p.total - p.done) / rate if rate > 0 else 0
+        text += f"  {rate:.0f} chunks/s  ETA {eta:.0f} s"
+    return text
+
+
+def _write_text(hits: Sequence[Hit], out: TextIO, *, color: bool) -> None:
+    bold, dim, cyan, reset = ("\x1b[1m", "\x1b[2m", "\x1b[36m", "\x1b[0m") if color else ("",) * 4
+    last_path = None
+    for hit in hits:
+        if hit.path != last_path:
+            if last_path is not None:
+                out.write("\n")
+            out.write(f"{bold}{cyan}{hit.path}{reset}\n")
+            last_path = hit.path
+        label = hit.symbol or hit.kind
+        out.write(
+            f"  {bold}{hit.start_line}-{hit.end_line}{reset} {label} "
+            f"{dim}({hit.kind}, {hit.score:.3f}){reset}\n"
+        )
+        for line in _preview_lines(hit.text):
+            out.write(f"    {dim}{line}{reset}\n")
+
+
+def _preview_lines(text: str, count: int = 3, width: int = 100) -> list[str]:
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()][:count]
+    return [line[:width] for line in lines]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

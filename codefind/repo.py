@@ -1,0 +1,773 @@
+"""The repository walk: which files of a git work tree codefind indexes, and their content ids.
+
+Why it looks like this:
+
+- A re-index with nothing changed must cost about one ``git ls-files``. So the walk never
+  reads a clean tracked file: git already knows its blob id (the index entry), and that id
+  changes exactly when the content does. Only dirty and untracked files are hashed, with the
+  same blob hash git would compute (``sha1("blob <size>\\0" + bytes)``), so committing a file
+  later keeps its id and nothing is re-embedded. A dirty or untracked file whose size and
+  mtime match the previous run (``known``) reuses the previous id without being read.
+- git evaluates every ignore rule (``.gitignore``, ``.git/info/exclude``, the global excludes
+  and codefind's own ``.codefindignore``, which uses the same syntax), so the walk never
+  re-implements gitignore matching.
+- git is run as a subprocess, not through GitPython: ``import git`` alone costs about 0.2 s
+  (the whole no-change budget for a small repo), and ``git ls-files -z`` is 20x faster than
+  reading the index through GitPython (reference/api-facts.md, section 7).
+- Skips that need only the path and ``lstat`` happen in the walk; skips that need the content
+  (NUL bytes, minified or generated code) happen in :meth:`Repository.read`, which the indexer
+  calls only for files whose content id changed. Either way every skipped file is counted
+  with its reason, never dropped silently.
+- Paths from the repository are never given to a shell, and never placed on a git command
+  line except after ``--`` with ``--literal-pathspecs``, so a file named ``--help`` or
+  ``-rf`` is just a file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import hashlib
+import os
+import re
+import stat
+import subprocess
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import BinaryIO
+
+from codefind.config import DEFAULT_MAX_FILE_BYTES
+from codefind.errors import NotARepositoryError, RepoError
+from codefind.models import FileSkipped, SkipReason, SourceFile, WalkResult
+
+CODEFIND_IGNORE = ".codefindignore"
+"""Per-folder ignore file in gitignore syntax, for files that git tracks but codefind should not
+index (fixtures, data, docs)."""
+
+SUBMODULE_MODE = "160000"
+
+VENDORED_DIRS: frozenset[str] = frozenset(
+    {
+        "node_modules", "bower_components", "jspm_packages", "web_modules",
+        "vendor", "vendors", "third_party", "third-party", "thirdparty", "3rdparty",
+        "site-packages", "dist-packages", ".venv", "venv", "virtualenv", "__pycache__",
+        ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache",
+        "Pods", "Carthage", ".yarn", ".pnpm-store", "Godeps",
+    }
+)  # fmt: skip
+"""Folder names (any path component, exact case) that hold other people's code.
+
+``dist`` and ``build`` are deliberately absent: they are usually git-ignored already, and
+where they are tracked they are often real source (Go's ``go/build`` and ``cmd/dist``, build
+scripts); a repository that tracks build output can list it in ``.codefindignore``."""
+
+LOCK_FILE_NAMES: frozenset[str] = frozenset(
+    {
+        "package-lock.json", "npm-shrinkwrap.json", "pnpm-lock.yaml", "shrinkwrap.yaml",
+        "go.sum", "go.work.sum", "Package.resolved", "packages.lock.json",
+        "gradle.lockfile", "conda-lock.yml", "composer.lock", "Gopkg.lock",
+    }
+)  # fmt: skip
+"""Lock files by exact name; any file ending in ``.lock``/``.lockb``/``.lockfile`` is one too
+(``yarn.lock``, ``Cargo.lock``, ``poetry.lock``, ``Pipfile.lock``, ``Gemfile.lock``,
+``uv.lock``, ``flake.lock``, ``bun.lockb``, ...)."""
+
+LOCK_FILE_SUFFIXES: tuple[str, ...] = (".lock", ".lockb", ".lockfile")
+
+BINARY_SUFFIXES: frozenset[str] = frozenset(
+    {
+        # images
+        ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".icns", ".tif", ".tiff", ".webp",
+        ".psd", ".xcf", ".heic", ".avif", ".svgz",
+        # documents
+        ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".ods", ".odp",
+        ".epub",
+        # archives and packages
+        ".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".zst", ".lz4", ".jar",
+        ".war", ".ear", ".whl", ".egg", ".apk", ".ipa", ".deb", ".rpm", ".dmg", ".iso",
+        ".msi", ".cab",
+        # compiled code
+        ".so", ".dll", ".dylib", ".exe", ".o", ".obj", ".a", ".lib", ".bin", ".elf",
+        ".class", ".pyc", ".pyo", ".pyd", ".wasm", ".dex", ".beam", ".node",
+        # fonts
+        ".woff", ".woff2", ".ttf", ".otf", ".eot",
+        # audio and video
+        ".mp3", ".mp4", ".m4a", ".wav", ".ogg", ".flac", ".avi", ".mov", ".mkv", ".webm",
+        ".wmv",
+        # data and model weights
+        ".db", ".sqlite", ".sqlite3", ".parquet", ".npy", ".npz", ".pkl", ".pickle", ".h5",
+        ".hdf5", ".onnx", ".pt", ".pth", ".safetensors", ".ckpt", ".tflite",
+    }
+)  # fmt: skip
+"""Extensions (lower-cased) of files that are binary by name; anything else with a NUL byte
+in its first 8,000 bytes is found binary when read."""
+
+MINIFIED_SUFFIXES: tuple[str, ...] = (".min.js", ".min.mjs", ".min.cjs", ".min.css", ".map")
+"""Minified bundles and source maps by name; others are found by their line lengths."""
+
+GENERATED_SUFFIXES: tuple[str, ...] = (
+    "_pb2.py", "_pb2.pyi", "_pb2_grpc.py", ".pb.go", ".pb.gw.go", ".pb.cc", ".pb.h",
+    "_pb.js", "_pb.d.ts", "_grpc_pb.js", ".g.dart", ".freezed.dart", ".designer.cs", ".g.cs",
+)  # fmt: skip
+"""Generated code by name (protobuf/gRPC, Dart codegen, WinForms designers), plus any name
+containing ``.generated.``; others are found by a marker in their first lines."""
+
+BINARY_SNIFF_BYTES = 8000
+"""Bytes searched for a NUL (git's own heuristic looks at the same amount)."""
+
+MINIFIED_LONG_LINE = 1000
+MINIFIED_MEAN_LINE = 300
+"""A file is minified when it has a line over 1,000 characters AND its mean line length is
+over 300: one long line in an ordinary file (a data literal) does not exclude the file."""
+
+GENERATED_HEAD_LINES = 10
+_GENERATED_MARKER = re.compile(
+    r"@generated|DO NOT EDIT|(?i:\bauto-?generated\b|\bautomatically generated\b)"
+)
+"""Markers of generated code in a file's first lines: ``@generated`` (Meta), ``DO NOT EDIT``
+(Go's ``// Code generated ... DO NOT EDIT.``, protoc, many others), "autogenerated"."""
+
+RACY_WINDOW_NS = 2_000_000_000
+"""A file modified this close to the walk's start gets ``mtime_ns = 0`` (unknown), so the next
+walk hashes it again instead of trusting size + mtime: a second edit within the same
+timestamp tick (coarse on some filesystems) would otherwise go unseen (git's "racy clean")."""
+
+_ARG_BYTES_PER_CALL = 30_000
+"""Upper bound on the paths put on one git command line (Windows allows 32,767 chars)."""
+
+_NOTE_MAX_PATHS = 5
+
+
+@dataclass(frozen=True)
+class Repository:
+    """A git work tree, the ``FileSource`` of every normal codefind run.
+
+    Symlinks are never followed and never indexed (reason ``symlink``): one that points inside
+    the repository would index its target twice, one that leaves the repository would index
+    code that is not the repository's, and broken ones and loops have no content.
+    Submodules and nested repositories are not entered (reason ``submodule``, and a note).
+
+    Attributes:
+        root: The work tree's top level (resolved).
+        git_dir: This checkout's git directory (``.git/worktrees/<name>`` for a linked
+            worktree).
+        common_dir: The git directory shared by all worktrees (equal to ``git_dir`` except in
+            linked worktrees).
+        max_file_bytes: Files larger than this are skipped (``too_large``) without being read.
+    """
+
+    root: Path
+    git_dir: Path
+    common_dir: Path
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+
+    @classmethod
+    def discover(cls, path: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Repository:
+        """Find the repository whose work tree contains ``path``.
+
+        Args:
+            path: Any folder or file inside the work tree (a sub-folder works).
+            max_file_bytes: The size limit of indexed files.
+
+        Raises:
+            NotARepositoryError: ``path`` does not exist, is not inside a git work tree, is a
+                bare repository, or is inside a ``.git`` folder.
+            RepoError: git is missing, or refuses the repository (e.g. dubious ownership).
+        """
+        start = _start_folder(path)
+        lines = _rev_parse_lines(start, path)
+        if lines[0] == "true":
+            raise NotARepositoryError(
+                f"{path} is a bare git repository: it has no work tree, and codefind indexes "
+                "checked-out files (clone it, or add a checkout with `git worktree add`)"
+            )
+        if lines[1] != "true" or len(lines) < 5:
+            raise NotARepositoryError(
+                f"{path} is inside a git directory, not a work tree; "
+                "run codefind in the checked-out folder"
+            )
+        return cls(
+            root=Path(lines[4]).resolve(),
+            git_dir=Path(lines[2]).resolve(),
+            common_dir=(start / lines[3]).resolve(),
+            max_file_bytes=max_file_bytes,
+        )
+
+    # --- locations ---------------------------------------------------------------------
+
+    def index_dir(self, override: Path | None = None) -> Path:
+        """Where this checkout's index lives: ``<git_dir>/codefind``, or ``override``.
+
+        Per checkout, so two worktrees on different branches never overwrite each other.
+        """
+        return override if override is not None else self.git_dir / "codefind"
+
+    def cache_dir(self, override: Path | None = None) -> Path:
+        """Where the embedding cache lives: ``<common_dir>/codefind/cache`` (or ``override/cache``).
+
+        Shared by all worktrees of the repository: the same text has the same vector.
+        """
+        base = override if override is not None else self.common_dir / "codefind"
+        return base / "cache"
+
+    def relative_path(self, path: Path) -> str:
+        """``path`` relative to the root, ``/``-separated (``""`` for the root itself).
+
+        Lets the CLI turn a PATH argument into a prefix of walked paths.
+
+        Raises:
+            NotARepositoryError: ``path`` is outside this work tree.
+        """
+        resolved = path.resolve()
+        try:
+            rel = resolved.relative_to(self.root)
+        except ValueError:
+            raise NotARepositoryError(f"{path} is not inside the repository {self.root}") from None
+        return rel.as_posix() if rel.parts else ""
+
+    # --- HEAD --------------------------------------------------------------------------
+
+    @property
+    def head(self) -> str | None:
+        """The commit id HEAD points at, or ``None`` in a repository with no commits yet."""
+        result = self._git("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)
+        if result.returncode != 0:
+            return None
+        return result.stdout.decode("ascii").strip() or None
+
+    @property
+    def detached(self) -> bool:
+        """Whether HEAD is detached (points at a commit, not a branch)."""
+        return self._git("symbolic-ref", "-q", "HEAD", check=False).returncode != 0
+
+    # --- walking -----------------------------------------------------------------------
+
+    def walk(self, known: Mapping[str, SourceFile] | None = None) -> WalkResult:
+        """List the files to index and count what was skipped, by reason.
+
+        Tracked files come with their index blob id unread. Dirty, conflicted and untracked
+        (not git-ignored) files are hashed as git would hash them, unless ``known`` holds the
+        path with the same size and ``mtime_ns``. Files deleted from the work tree are not
+        listed. The whole repository is listed even when discovered from a sub-folder.
+
+        With ``core.autocrlf`` or clean filters, git's blob id of a file can differ from the
+        hash of its raw work-tree bytes; that costs one re-chunk when the file is committed,
+        never a wrong result.
+
+        Args:
+            known: Files recorded by the previous run, by path.
+
+        Raises:
+            RepoError: git failed to list the files.
+        """
+        started_ns = time.time_ns()
+        listing = self._list_files()
+        walker = _Walker(
+            root=str(self.root),
+            max_file_bytes=self.max_file_bytes,
+            known=known or {},
+            fresh_after_ns=started_ns - RACY_WINDOW_NS,
+            object_hash=listing.object_hash,
+        )
+        return walker.run(listing)
+
+    def read(self, file: SourceFile) -> str:
+        """The text of a walked file, decoded for indexing.
+
+        The content is read now, so a file changed since the walk gives its new text while
+        the indexer records the walk's ``content_id``. That heals itself: the next walk sees
+        a new size or mtime (or git sees the file dirty) and hashes it again. Recent files are
+        walked with ``mtime_ns = 0`` so even a same-tick change is caught.
+
+        Raises:
+            FileSkipped: ``binary``, ``minified`` or ``generated`` content (see
+                :func:`decode_source`); ``too_large`` if it grew past the limit since the
+                walk; ``unreadable`` if it vanished, became a directory, a symlink or
+                something other than a file, or cannot be read.
+        """
+        return decode_source(self._read_bytes(file.path))
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _read_bytes(self, rel: str) -> bytes:
+        if not _is_plain_relative(rel):
+            raise FileSkipped("unreadable", f"{rel!r} is not a path inside the repository")
+        try:
+            with _open_regular_file(os.path.join(self.root, rel)) as handle:
+                data = handle.read(self.max_file_bytes + 1)
+        except FileNotFoundError:
+            raise FileSkipped("unreadable", f"{rel}: deleted since the walk") from None
+        except OSError as exc:
+            raise FileSkipped("unreadable", f"{rel}: {exc.strerror or exc}") from None
+        if len(data) > self.max_file_bytes:
+            raise FileSkipped("too_large", f"{rel}: over {self.max_file_bytes} bytes")
+        return data
+
+    def _list_files(self) -> _Listing:
+        # The three listings are independent: run them at once (2 cores help).
+        stage, modified, others = _finish_all(
+            [
+                self._start_git("ls-files", "-z", "--stage"),
+                self._start_git("ls-files", "-z", "--modified"),
+                self._start_git("ls-files", "-z", "--others", "--exclude-standard"),
+            ]
+        )
+        listing = _Listing.parse(stage=stage, modified=modified, others=others)
+        if self._has_codefindignore(listing):
+            listing = replace(listing, ignored=self._codefind_ignored(listing.untracked))
+        return listing
+
+    def _has_codefindignore(self, listing: _Listing) -> bool:
+        """Whether any ``.codefindignore`` exists (tracked, untracked, or git-ignored at root)."""
+        names = (*listing.tracked, *listing.untracked)
+        suffix = "/" + CODEFIND_IGNORE
+        if any(name == CODEFIND_IGNORE or name.endswith(suffix) for name in names):
+            return True
+        return os.path.lexists(self.root / CODEFIND_IGNORE)
+
+    def _codefind_ignored(self, untracked: Sequence[str]) -> frozenset[str]:
+        """Paths matched by ``.codefindignore`` rules, evaluated by git.
+
+        Tracked files are checked against the index (cheap). Untracked ones are named as
+        literal pathspecs: without them git would descend into every git-ignored folder
+        (``node_modules``, ``.venv``) looking for matches.
+        """
+        per_dir = f"--exclude-per-directory={CODEFIND_IGNORE}"
+        (tracked,) = _finish_all([self._start_git("ls-files", "-z", "-c", "-i", per_dir)])
+        found = _z_paths(tracked)
+        for batch in _batches(untracked, _ARG_BYTES_PER_CALL):
+            args = ("--literal-pathspecs", "ls-files", "-z", "-o", "-i", per_dir, "--", *batch)
+            (matched,) = _finish_all([self._start_git(*args)])
+            found.extend(_z_paths(matched))
+        return frozenset(found)
+
+    def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        return _run_git(args, cwd=self.root, check=check)
+
+    def _start_git(self, *args: str) -> _GitCall:
+        return _GitCall(args, _popen_git(args, cwd=self.root))
+
+
+# --- content checks (public: a corpus FileSource applies the same rules) -------------------
+
+
+def blob_id(data: bytes, object_hash: str = "sha1") -> str:
+    """The id git gives a blob with this content (``git hash-object``).
+
+    Args:
+        data: The file's bytes.
+        object_hash: ``sha1``, or ``sha256`` for repositories in SHA-256 object format.
+    """
+    digest = hashlib.new(object_hash, b"blob %d\0" % len(data))
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def decode_source(data: bytes) -> str:
+    """Decode a file's bytes for indexing, or say why it should not be indexed.
+
+    UTF-8 (a BOM is stripped); UTF-16 and UTF-32 when they start with a BOM. Invalid bytes
+    become U+FFFD replacement characters, so a file with mixed or legacy encodings is indexed
+    with its readable parts rather than dropped. Line endings (CRLF) are kept as they are.
+
+    Raises:
+        FileSkipped: ``binary`` (a NUL byte in the first 8,000 bytes, no UTF-16/32 BOM),
+            ``minified`` (see ``MINIFIED_LONG_LINE``) or ``generated`` (a marker in the first
+            lines, see ``_GENERATED_MARKER``).
+    """
+    text = _decode(data)
+    if looks_minified(text):
+        raise FileSkipped("minified", "very long lines")
+    marker = generated_marker(text)
+    if marker:
+        raise FileSkipped("generated", f"marked {marker!r}")
+    return text
+
+
+def looks_minified(text: str) -> bool:
+    """Whether the text is dominated by very long lines (minified or packed data)."""
+    lines = text.count("\n") + 1
+    if len(text) / lines <= MINIFIED_MEAN_LINE:
+        return False
+    return any(len(line) > MINIFIED_LONG_LINE for line in text.split("\n"))
+
+
+def generated_marker(text: str) -> str | None:
+    """The generated-code marker found in the first lines of ``text``, if any."""
+    for line in text[:8000].split("\n", GENERATED_HEAD_LINES)[:GENERATED_HEAD_LINES]:
+        match = _GENERATED_MARKER.search(line[:500])
+        if match:
+            return match.group(0)
+    return None
+
+
+def path_skip_reason(path: str) -> SkipReason | None:
+    """Why a file should be skipped judging by its path alone (``None``: index it).
+
+    Args:
+        path: Relative, ``/``-separated.
+    """
+    folder, _, name = path.rpartition("/")
+    if folder and not VENDORED_DIRS.isdisjoint(folder.split("/")):
+        return "vendored"
+    if name in LOCK_FILE_NAMES or name.endswith(LOCK_FILE_SUFFIXES):
+        return "lock_file"
+    lower = name.lower()
+    dot = lower.rfind(".")
+    if dot > 0 and lower[dot:] in BINARY_SUFFIXES:
+        return "binary"
+    if lower.endswith(MINIFIED_SUFFIXES):
+        return "minified"
+    if lower.endswith(GENERATED_SUFFIXES) or ".generated." in lower:
+        return "generated"
+    return None
+
+
+def _decode(data: bytes) -> str:
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(codec, errors="replace")
+    if b"\0" in data[:BINARY_SNIFF_BYTES]:
+        raise FileSkipped("binary", "NUL bytes")
+    return data.decode("utf-8-sig", errors="replace")
+
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    # UTF-32 first: its little-endian BOM starts with UTF-16's.
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+# --- the walk itself -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """What git said about the work tree, paths decoded.
+
+    Attributes:
+        tracked: Path -> (mode, blob id) from the index (for a conflict: its last stage).
+        dirty: Tracked paths whose work-tree content differs from the index blob:
+            modified, deleted, intent-to-add, or in a merge conflict.
+        untracked: Files git does not track and does not ignore.
+        nested: Untracked folders that are git repositories of their own.
+        undecodable: Names that are not UTF-8 (with ``surrogateescape``), skipped.
+        ignored: Paths matched by ``.codefindignore`` rules.
+    """
+
+    tracked: dict[str, tuple[str, str]]
+    dirty: frozenset[str]
+    untracked: list[str]
+    nested: list[str]
+    undecodable: list[str]
+    object_hash: str
+    ignored: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, *, stage: bytes, modified: bytes, others: bytes) -> _Listing:
+        """Build a listing from the output of the three ``git ls-files -z`` calls."""
+        records = _STAGE_RECORD.findall(stage.decode("utf-8", "surrogateescape"))
+        tracked = {path: (mode, blob) for mode, blob, _, path in records}
+        conflicted = {path for _, _, number, path in records if number != "0"}
+        other_paths = _z_paths(others)
+        undecodable = [p for p in (*tracked, *other_paths) if not _is_utf8(p)]
+        for name in undecodable:
+            tracked.pop(name, None)
+        return cls(
+            tracked=tracked,
+            dirty=frozenset(_z_paths(modified)).union(conflicted),
+            untracked=[p for p in other_paths if not p.endswith("/") and _is_utf8(p)],
+            nested=[p.rstrip("/") for p in other_paths if p.endswith("/") and _is_utf8(p)],
+            undecodable=undecodable,
+            object_hash="sha256" if records and len(records[0][1]) == 64 else "sha1",
+        )
+
+
+_STAGE_RECORD = re.compile(r"([0-7]+) ([0-9a-f]+) ([0-3])\t([^\0]*)\0")
+"""One record of ``git ls-files -z --stage``: mode, blob id, stage number, path."""
+
+
+def _z_paths(out: bytes) -> list[str]:
+    """The paths of a ``-z`` listing (non-UTF-8 bytes kept as surrogates)."""
+    return [path for path in out.decode("utf-8", "surrogateescape").split("\0") if path]
+
+
+def _is_utf8(path: str) -> bool:
+    if path.isascii():
+        return True
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _Walker:
+    """Turns a listing into a ``WalkResult``: one decision per path, counted."""
+
+    def __init__(
+        self,
+        *,
+        root: str,
+        max_file_bytes: int,
+        known: Mapping[str, SourceFile],
+        fresh_after_ns: int,
+        object_hash: str,
+    ) -> None:
+        self.root = root
+        self.max_file_bytes = max_file_bytes
+        self.known = known
+        self.fresh_after_ns = fresh_after_ns
+        self.object_hash = object_hash
+        self.files: list[SourceFile] = []
+        self.skipped: dict[SkipReason, int] = {}
+
+    def run(self, listing: _Listing) -> WalkResult:
+        submodules: list[str] = []
+        for path, (mode, blob) in listing.tracked.items():
+            if mode == SUBMODULE_MODE:
+                submodules.append(path)
+                self._skip("submodule")
+                continue
+            self._decide(path, None if path in listing.dirty else blob, listing.ignored)
+        for path in listing.untracked:
+            self._decide(path, None, listing.ignored)
+        for _ in listing.nested:
+            self._skip("submodule")
+        for _ in listing.undecodable:
+            self._skip("unreadable")
+        notes = _notes(submodules, listing.nested, listing.undecodable)
+        self.files.sort(key=lambda f: f.path)
+        return WalkResult(
+            files=tuple(self.files),
+            skipped=dict(self.skipped),
+            files_seen=len(self.files) + sum(self.skipped.values()),
+            notes=notes,
+        )
+
+    def _skip(self, reason: SkipReason) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    def _decide(self, path: str, clean_blob: str | None, ignored: frozenset[str]) -> None:
+        """Index, skip or drop one path; ``clean_blob`` is git's id for a clean tracked file."""
+        outcome = self._examine(path, clean_blob, ignored)
+        if isinstance(outcome, SourceFile):
+            self.files.append(outcome)
+        elif outcome is not None:
+            self._skip(outcome)
+
+    def _examine(
+        self, path: str, clean_blob: str | None, ignored: frozenset[str]
+    ) -> SourceFile | SkipReason | None:
+        full = os.path.join(self.root, path)
+        try:
+            info = os.lstat(full)
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # deleted from the work tree: nothing to index
+        except OSError:
+            return "unreadable"
+        if stat.S_ISDIR(info.st_mode):
+            return None  # a tracked file replaced by a folder; its files are listed as others
+        reason = "ignored" if path in ignored else path_skip_reason(path)
+        if reason is not None:
+            return reason
+        if stat.S_ISLNK(info.st_mode):
+            return "symlink"
+        if not stat.S_ISREG(info.st_mode):
+            return "unreadable"  # a FIFO, socket or device
+        if info.st_size > self.max_file_bytes:
+            return "too_large"
+        try:
+            content_id = clean_blob or self._content_id(path, full, info)
+        except FileNotFoundError:
+            return None  # deleted while walking
+        except OSError:
+            return "unreadable"
+        mtime = info.st_mtime_ns if info.st_mtime_ns < self.fresh_after_ns else 0
+        return SourceFile(path=path, content_id=content_id, size=info.st_size, mtime_ns=mtime)
+
+    def _content_id(self, path: str, full: str, info: os.stat_result) -> str:
+        """Blob id of a dirty or untracked file: reused from ``known`` or hashed.
+
+        Raises:
+            OSError: The file cannot be read (or is no longer a regular file).
+        """
+        previous = self.known.get(path)
+        if (
+            previous is not None
+            and previous.mtime_ns != 0
+            and previous.size == info.st_size
+            and previous.mtime_ns == info.st_mtime_ns
+        ):
+            return previous.content_id
+        return blob_id(_read_for_hash(full), self.object_hash)
+
+
+def _read_for_hash(full: str) -> bytes:
+    """A dirty or untracked file's bytes."""
+    with _open_regular_file(full) as handle:
+        return handle.read()
+
+
+def _open_regular_file(full: str) -> BinaryIO:
+    """Open a regular file for reading, never through a symlink and never blocking on a FIFO.
+
+    Raises:
+        OSError: It does not exist, cannot be opened, or is not a regular file (any more).
+    """
+    fd = os.open(full, _OPEN_FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "no longer a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+def _notes(submodules: list[str], nested: list[str], undecodable: list[str]) -> tuple[str, ...]:
+    notes = []
+    if submodules:
+        notes.append(f"submodules are not entered: {_some(submodules)}")
+    if nested:
+        notes.append(f"nested git repositories are not entered: {_some(nested)}")
+    if undecodable:
+        notes.append(f"file names that are not valid UTF-8 are skipped: {_some(undecodable)}")
+    return tuple(notes)
+
+
+def _some(paths: Sequence[str]) -> str:
+    shown = ", ".join(repr(p) if _needs_quotes(p) else p for p in paths[:_NOTE_MAX_PATHS])
+    extra = len(paths) - _NOTE_MAX_PATHS
+    return f"{shown} and {extra} more" if extra > 0 else shown
+
+
+def _needs_quotes(path: str) -> bool:
+    return not path.isprintable() or " " in path or "," in path
+
+
+# --- running git ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _GitCall:
+    args: tuple[str, ...]
+    proc: subprocess.Popen[bytes]
+
+
+def _finish_all(calls: Sequence[_GitCall]) -> list[bytes]:
+    """Wait for every call (none is left running), then fail on the first that failed.
+
+    Raises:
+        RepoError: A git call exited with an error; git's own message is included.
+    """
+    results = [(call, *call.proc.communicate()) for call in calls]
+    for call, _, err in results:
+        if call.proc.returncode != 0:
+            raise RepoError(_git_failure(call.args, err))
+    return [out for _, out, _ in results]
+
+
+def _popen_git(
+    args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start git (never through a shell) with its output piped back.
+
+    Raises:
+        RepoError: git is not installed, or the folder to run it in is gone.
+    """
+    try:
+        return subprocess.Popen(
+            ["git", *args],
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except OSError as exc:
+        if not os.path.isdir(cwd):
+            raise RepoError(f"the folder {cwd} no longer exists") from None
+        if isinstance(exc, FileNotFoundError):
+            raise RepoError("git is not installed or not on PATH; codefind needs git") from None
+        raise RepoError(f"cannot run git in {cwd}: {exc.strerror or exc}") from None
+
+
+def _run_git(
+    args: Sequence[str], *, cwd: Path, check: bool = True, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    proc = _popen_git(args, cwd=cwd, env=env)
+    out, err = proc.communicate()
+    if check and proc.returncode != 0:
+        raise RepoError(_git_failure(args, err))
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _git_failure(args: Sequence[str], stderr: bytes) -> str:
+    message = os.fsdecode(stderr).strip().replace("fatal: ", "") or "no message"
+    return f"`git {' '.join(a for a in args if a != '--')[:80]}` failed: {message}"
+
+
+def _rev_parse_lines(start: Path, shown: Path) -> list[str]:
+    """Ask git where the repository is, in one call.
+
+    Prints: is-bare, is-inside-work-tree, absolute git dir, common dir (relative to
+    ``start``), top level. The top level is missing outside a work tree (git stops there).
+    """
+    env = {**os.environ, "LC_ALL": "C"}  # English messages, to recognise "not a repository"
+    result = _run_git(
+        ["rev-parse", "--is-bare-repository", "--is-inside-work-tree", "--absolute-git-dir",
+         "--git-common-dir", "--show-toplevel"],
+        cwd=start, check=False, env=env,
+    )  # fmt: skip
+    lines = os.fsdecode(result.stdout).split("\n")
+    lines = [line for line in lines if line]
+    if len(lines) >= 4:
+        return lines
+    message = os.fsdecode(result.stderr).strip()
+    if "not a git repository" in message or not message:
+        raise NotARepositoryError(
+            f"not inside a git repository: {shown} (run `git init` or cd into a repository)"
+        )
+    raise RepoError(f"git cannot use the repository at {shown}: {message.replace('fatal: ', '')}")
+
+
+def _start_folder(path: Path) -> Path:
+    absolute = Path(os.path.abspath(path))
+    if absolute.is_dir():
+        return absolute
+    if absolute.exists() or absolute.is_symlink():
+        return absolute.parent
+    raise NotARepositoryError(f"no such file or folder: {path}")
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+
+def _batches(paths: Sequence[str], max_bytes: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    size = 0
+    for path in paths:
+        cost = len(path.encode("utf-8")) + 1
+        if batch and size + cost > max_bytes:
+            yield batch
+            batch, size = [], 0
+        batch.append(path)
+        size += cost
+    if batch:
+        yield batch
+
+
+def _is_plain_relative(rel: str) -> bool:
+    """Whether ``rel`` is a relative path with no ``..`` (it cannot escape the root)."""
+    if not rel or rel.startswith("/") or "\0" in rel or os.path.isabs(rel):
+        return False
+    return ".." not in rel.replace("\\", "/").split("/")

@@ -1,0 +1,350 @@
+"""The per-checkout state database: files, chunks and the lexical (FTS5) index, in SQLite.
+
+This database is the source of truth for what is indexed. Files and their chunks change in
+one transaction, together with the BM25 index over their tokens, so lexical search always
+sees whole files. Vector indexes are derived from it (see ``vectors.py``) and record the
+``generation`` they were synced to; every transaction that changes chunks bumps it.
+
+WAL mode lets the app and ``codefind search`` read while ``codefind index`` writes.
+Files that were looked at and skipped are recorded too (with the reason), so an unchanged
+binary file is not read again on the next run and the skip counts stay stable.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from codefind.errors import IndexFormatError, IndexStoreError
+from codefind.lexical import tokens
+from codefind.models import Chunk, ChunkKind, SourceFile
+
+STATE_FORMAT = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    content_id TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    skip TEXT
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL,
+    language TEXT NOT NULL,
+    start_line INTEGER NOT NULL,
+    end_line INTEGER NOT NULL,
+    symbol TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    text_hash BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks (path);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    symbol, path, body, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+# BM25 column weights: a match in the definition's name counts most, then the file path.
+_BM25_WEIGHTS = (4.0, 1.5, 1.0)
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file as recorded by the last run; ``skip`` is the reason it was not indexed."""
+
+    file: SourceFile
+    skip: str | None
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk with its id and the hash of the text that was embedded for it."""
+
+    id: int
+    chunk: Chunk
+    text_hash: bytes
+
+
+@dataclass(frozen=True)
+class FileUpdate:
+    """The new state of one changed file: its chunks (with text hashes), or a skip reason."""
+
+    file: SourceFile
+    chunks: Sequence[tuple[Chunk, bytes]] = ()
+    skip: str | None = None
+
+
+class StateDB:
+    """Access to ``state.sqlite``. One instance per thread."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        try:
+            if readonly:
+                self._db = sqlite3.connect(
+                    f"file:{path}?mode=ro", uri=True, timeout=30.0, check_same_thread=False
+                )
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+                self._init_meta()
+            self._check_format()
+        except sqlite3.DatabaseError as exc:
+            raise IndexStoreError(
+                f"The index database {path} is damaged ({exc}). Run `codefind index` to rebuild it."
+            ) from exc
+
+    # --- reading -----------------------------------------------------------------------
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every transaction that changes chunks."""
+        return int(self._meta("generation") or 0)
+
+    def files(self) -> dict[str, StoredFile]:
+        """Every recorded file (indexed or skipped), by path."""
+        rows = self._db.execute("SELECT path, content_id, size, mtime_ns, skip FROM files")
+        return {
+            path: StoredFile(SourceFile(path, content_id, size, mtime_ns), skip)
+            for path, content_id, size, mtime_ns, skip in rows
+        }
+
+    def counts(self) -> tuple[int, int]:
+        """(indexed files, chunks)."""
+        files = self._db.execute("SELECT COUNT(*) FROM files WHERE skip IS NULL").fetchone()[0]
+        chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return int(files), int(chunks)
+
+    def skip_counts(self) -> dict[str, int]:
+        """Recorded skipped files by reason."""
+        rows = self._db.execute(
+            "SELECT skip, COUNT(*) FROM files WHERE skip IS NOT NULL GROUP BY skip"
+        )
+        return {reason: int(n) for reason, n in rows}
+
+    def chunk_ids(self) -> list[int]:
+        """All chunk ids."""
+        return [row[0] for row in self._db.execute("SELECT id FROM chunks")]
+
+    def chunk_hashes(self, ids: Iterable[int] | None = None) -> dict[int, bytes]:
+        """Text hash of each chunk (all chunks, or those of ``ids``)."""
+        if ids is None:
+            rows = self._db.execute("SELECT id, text_hash FROM chunks")
+            return {cid: bytes(h) for cid, h in rows}
+        return {cid: bytes(h) for cid, h in self._select_by_ids("id, text_hash", ids)}
+
+    def chunks(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
+        """The chunks with these ids (missing ids are left out)."""
+        cols = "id, path, language, start_line, end_line, symbol, kind, text, text_hash"
+        out: dict[int, StoredChunk] = {}
+        for cid, path, lang, start, end, symbol, kind, text, digest in self._select_by_ids(
+            cols, ids
+        ):
+            chunk = Chunk(path, lang, start, end, symbol, _kind(kind), text)
+            out[cid] = StoredChunk(cid, chunk, bytes(digest))
+        return out
+
+    def iter_chunks(self, batch: int = 2000) -> Iterator[StoredChunk]:
+        """Every chunk, in id order."""
+        last = 0
+        while True:
+            rows = self._db.execute(
+                "SELECT id, path, language, start_line, end_line, symbol, kind, text, text_hash "
+                "FROM chunks WHERE id > ? ORDER BY id LIMIT ?",
+                (last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            for cid, path, lang, start, end, symbol, kind, text, digest in rows:
+                yield StoredChunk(
+                    cid, Chunk(path, lang, start, end, symbol, _kind(kind), text), bytes(digest)
+                )
+            last = rows[-1][0]
+
+    def chunk_ids_where(
+        self, paths: Sequence[str] | None, languages: Sequence[str] | None
+    ) -> list[int]:
+        """Ids of chunks in ``paths`` (exact file paths) and/or of ``languages``."""
+        clauses, params = [], []
+        if paths is not None:
+            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_paths (path TEXT PRIMARY KEY)")
+            self._db.execute("DELETE FROM wanted_paths")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO wanted_paths VALUES (?)", ((p,) for p in paths)
+            )
+            clauses.append("path IN (SELECT path FROM wanted_paths)")
+        if languages is not None:
+            clauses.append(f"language IN ({','.join('?' * len(languages))})")
+            params.extend(languages)
+        where = " AND ".join(clauses) or "1"
+        return [row[0] for row in self._db.execute(f"SELECT id FROM chunks WHERE {where}", params)]
+
+    def indexed_paths(self) -> list[str]:
+        """Paths of files that have chunks."""
+        return [row[0] for row in self._db.execute("SELECT path FROM files WHERE skip IS NULL")]
+
+    def lexical_search(
+        self, query_tokens: Sequence[str], limit: int, allowed: Sequence[int] | None = None
+    ) -> list[tuple[int, float]]:
+        """BM25 search over chunk tokens: (chunk id, score) best first, score > 0.
+
+        Any query token may match (OR); BM25 rewards chunks that match more and rarer ones.
+        """
+        if not query_tokens or limit <= 0:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in query_tokens)
+        weights = ", ".join(str(w) for w in _BM25_WEIGHTS)
+        sql = f"SELECT rowid, -bm25(chunks_fts, {weights}) AS score FROM chunks_fts WHERE chunks_fts MATCH ?"
+        params: list[object] = [match]
+        if allowed is not None:
+            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS allowed_ids (id INTEGER PRIMARY KEY)")
+            self._db.execute("DELETE FROM allowed_ids")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO allowed_ids VALUES (?)", ((i,) for i in allowed)
+            )
+            sql += " AND rowid IN (SELECT id FROM allowed_ids)"
+        sql += " ORDER BY score DESC LIMIT ?"
+        params.append(limit)
+        try:
+            rows = self._db.execute(sql, params).fetchall()
+        except sqlite3.OperationalError:
+            return []  # a query FTS5 cannot parse finds nothing rather than failing
+        return [(int(cid), float(score)) for cid, score in rows]
+
+    # --- writing -----------------------------------------------------------------------
+
+    def apply(self, updates: Sequence[FileUpdate], removed: Sequence[str]) -> tuple[list[int], int]:
+        """Replace the chunks of changed files and forget removed ones, in one transaction.
+
+        Returns:
+            The ids of the new chunks, and the number of chunks dropped.
+        """
+        new_ids: list[int] = []
+        dropped = 0
+        try:
+            with self._db:
+                for path in [*removed, *(u.file.path for u in updates)]:
+                    dropped += self._delete_file(path)
+                for update in updates:
+                    new_ids.extend(self._insert_file(update))
+                if dropped or new_ids:
+                    self._bump_generation()
+        except sqlite3.DatabaseError as exc:
+            raise IndexStoreError(
+                f"Writing the index database {self.path} failed ({exc})."
+            ) from exc
+        return new_ids, dropped
+
+    def update_stats(self, files: Sequence[SourceFile]) -> None:
+        """Record new size/mtime for files whose content did not change (saves re-hashing)."""
+        with self._db:
+            self._db.executemany(
+                "UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?",
+                ((f.size, f.mtime_ns, f.path) for f in files),
+            )
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _delete_file(self, path: str) -> int:
+        ids = [row[0] for row in self._db.execute("SELECT id FROM chunks WHERE path = ?", (path,))]
+        if ids:
+            self._db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", ((i,) for i in ids))
+            self._db.execute("DELETE FROM chunks WHERE path = ?", (path,))
+        self._db.execute("DELETE FROM files WHERE path = ?", (path,))
+        return len(ids)
+
+    def _insert_file(self, update: FileUpdate) -> list[int]:
+        f = update.file
+        self._db.execute(
+            "INSERT INTO files (path, content_id, size, mtime_ns, skip) VALUES (?, ?, ?, ?, ?)",
+            (f.path, f.content_id, f.size, f.mtime_ns, update.skip),
+        )
+        ids = []
+        path_tokens = " ".join(tokens(f.path))
+        for chunk, digest in update.chunks:
+            cursor = self._db.execute(
+                "INSERT INTO chunks (path, language, start_line, end_line, symbol, kind, text, text_hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    chunk.path,
+                    chunk.language,
+                    chunk.start_line,
+                    chunk.end_line,
+                    chunk.symbol,
+                    chunk.kind,
+                    chunk.text,
+                    digest,
+                ),
+            )
+            cid = int(cursor.lastrowid or 0)
+            self._db.execute(
+                "INSERT INTO chunks_fts (rowid, symbol, path, body) VALUES (?, ?, ?, ?)",
+                (cid, " ".join(tokens(chunk.symbol)), path_tokens, " ".join(tokens(chunk.text))),
+            )
+            ids.append(cid)
+        return ids
+
+    def _select_by_ids(self, columns: str, ids: Iterable[int]) -> list[tuple[object, ...]]:
+        wanted = list(ids)
+        rows: list[tuple[object, ...]] = []
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            rows.extend(
+                self._db.execute(f"SELECT {columns} FROM chunks WHERE id IN ({marks})", part)
+            )
+        return rows
+
+    def _init_meta(self) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('format', ?)", (str(STATE_FORMAT),)
+            )
+            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0')")
+
+    def _check_format(self) -> None:
+        found = self._meta("format")
+        if found is not None and int(found) != STATE_FORMAT:
+            newer = int(found) > STATE_FORMAT
+            raise IndexFormatError(
+                f"The index at {self.path.parent} has format {found}; this codefind uses "
+                f"format {STATE_FORMAT}. "
+                + (
+                    "Upgrade codefind to use it."
+                    if newer
+                    else "Run `codefind index` to rebuild it."
+                ),
+                newer=newer,
+            )
+
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _bump_generation(self) -> None:
+        self._db.execute(
+            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'"
+        )
+
+
+def _kind(value: str) -> ChunkKind:
+    kinds: dict[str, ChunkKind] = {
+        "function": "function",
+        "method": "method",
+        "class": "class",
+        "module": "module",
+        "block": "block",
+        "text": "text",
+    }
+    return kinds.get(value, "block")

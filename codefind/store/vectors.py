@@ -1,0 +1,270 @@
+"""One USearch vector index per (model, dimension), with a manifest that says what it holds.
+
+Layout inside the index folder::
+
+    vectors/<slug>.json            manifest: model id, dim, metric, dtype, count, generation,
+                                   the current data file's name, its size and CRC-32
+    vectors/<slug>.<n>.usearch     the data file of generation n
+
+A new version is written to a new data file (temp file, fsync, rename), then the manifest is
+replaced; the manifest rename is the commit point. Readers follow the manifest and memory-map
+the file it names, so a reader never sees a half-written index, and a process that still has
+the previous file mapped keeps working (its file is unlinked, not rewritten: USearch's own
+in-place ``save`` would crash such a reader with SIGBUS).
+
+Keys are chunk ids from the state database. ``generation`` records which state generation the
+index was last brought up to date with, so an unchanged repository costs no work at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import zlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from codefind.atomic import atomic_path, atomic_write_bytes
+from codefind.errors import IndexStoreError
+
+VECTOR_FORMAT = 1
+DTYPE = "f16"  # pinned: USearch would otherwise pick bf16/f16/f32 by CPU
+METRIC = "cos"
+EXPANSION_ADD = (
+    64  # measured: ~30% faster builds than USearch's 128, recall kept by exact search below
+)
+EXACT_SEARCH_LIMIT = 8_000_000  # count * dim up to which search is brute force (~4 ms at 20k x 384)
+
+Keys = npt.NDArray[np.uint64]
+Floats = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class VectorManifest:
+    """What a vector index holds."""
+
+    model_id: str
+    dim: int
+    count: int
+    generation: int
+    file: str
+    size: int
+    crc32: int
+    metric: str = METRIC
+    dtype: str = DTYPE
+    format: int = VECTOR_FORMAT
+
+
+def slug(model_id: str, dim: int) -> str:
+    """A file-name-safe name for (model, dim): ``local-all-MiniLM-L6-v2-3f2a...-384``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", model_id).strip("-") + f"-{dim}"
+
+
+class VectorIndex:
+    """A read-only, memory-mapped view of one vector index (or an empty one)."""
+
+    def __init__(self, manifest: VectorManifest | None, index: Any | None) -> None:
+        self.manifest = manifest
+        self._index = index
+
+    @property
+    def count(self) -> int:
+        """Number of vectors."""
+        return 0 if self._index is None else len(self._index)
+
+    @property
+    def generation(self) -> int:
+        """The state generation this index is up to date with (-1 when empty)."""
+        return -1 if self.manifest is None else self.manifest.generation
+
+    def keys(self) -> Keys:
+        """All chunk ids in the index."""
+        if self._index is None:
+            return np.zeros(0, dtype=np.uint64)
+        return np.asarray(self._index.keys, dtype=np.uint64)
+
+    def search(self, query: Floats, k: int) -> tuple[Keys, Floats]:
+        """The ``k`` nearest chunk ids and their cosine similarities, best first."""
+        if self._index is None or len(self._index) == 0 or k <= 0:
+            return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.float32)
+        exact = len(self._index) * self._index.ndim <= EXACT_SEARCH_LIMIT
+        matches = self._index.search(
+            query.astype(np.float32), min(k, len(self._index)), exact=exact
+        )
+        keys = np.asarray(matches.keys, dtype=np.uint64)
+        sims = 1.0 - np.asarray(matches.distances, dtype=np.float32)
+        return keys, sims
+
+    def vectors(self, keys: Sequence[int] | Keys) -> tuple[Keys, Floats]:
+        """The stored vectors of those ``keys`` that are present (as float32 rows)."""
+        if self._index is None or len(keys) == 0:
+            return np.zeros(0, dtype=np.uint64), np.zeros((0, 0), dtype=np.float32)
+        wanted = np.asarray(keys, dtype=np.uint64)
+        present = wanted[
+            np.fromiter((self._index.contains(int(k)) for k in wanted), bool, len(wanted))
+        ]
+        if len(present) == 0:
+            return present, np.zeros((0, self._index.ndim), dtype=np.float32)
+        rows = self._index.get(present, dtype=np.float32)
+        matrix = np.vstack(rows) if isinstance(rows, tuple) else np.asarray(rows)
+        return present, matrix.astype(np.float32, copy=False).reshape(len(present), -1)
+
+
+def open_vector_index(
+    folder: Path, model_id: str, dim: int, *, verify: bool = False
+) -> VectorIndex:
+    """The current vector index for (model, dim), memory-mapped; empty if there is none.
+
+    Args:
+        verify: Also check the data file's CRC-32 (reads the whole file; writers do this).
+
+    Raises:
+        IndexStoreError: The manifest or data file is damaged or belongs to another model.
+    """
+    manifest = read_manifest(folder, model_id, dim)
+    if manifest is None:
+        return VectorIndex(None, None)
+    data = folder / "vectors" / manifest.file
+    _check_data_file(data, manifest, verify=verify)
+    from usearch.index import Index  # deferred: usearch loads a native library
+
+    try:
+        index = Index.restore(str(data), view=True)
+    except Exception as exc:  # USearch raises bare RuntimeError/ValueError on bad files
+        raise IndexStoreError(f"The vector index {data} cannot be opened ({exc}).") from exc
+    if index is None or index.ndim != dim or len(index) != manifest.count:
+        raise IndexStoreError(f"The vector index {data} does not match its manifest.")
+    return VectorIndex(manifest, index)
+
+
+def read_manifest(folder: Path, model_id: str, dim: int) -> VectorManifest | None:
+    """The manifest of (model, dim), or ``None`` when that index was never built."""
+    path = folder / "vectors" / f"{slug(model_id, dim)}.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        manifest = VectorManifest(**raw)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as exc:
+        raise IndexStoreError(f"The vector manifest {path} is damaged ({exc}).") from exc
+    if manifest.format != VECTOR_FORMAT:
+        raise IndexStoreError(
+            f"The vector index {path.name} has format {manifest.format}; this codefind "
+            f"reads format {VECTOR_FORMAT}. It will be rebuilt from the embedding cache."
+        )
+    if manifest.model_id != model_id or manifest.dim != dim:
+        raise IndexStoreError(f"The vector manifest {path} describes another model or dimension.")
+    return manifest
+
+
+class VectorWriter:
+    """Builds the next version of (model, dim) in memory and commits it with ``save``.
+
+    Starts from a copy of ``base`` (the current version); ``save`` may be called several
+    times (checkpoints during a long run), each writing a complete, consistent version.
+    """
+
+    def __init__(self, folder: Path, model_id: str, dim: int, base: VectorIndex) -> None:
+        from usearch.index import Index  # deferred: usearch loads a native library
+
+        self.folder = folder
+        self.model_id = model_id
+        self.dim = dim
+        self._index = Index(ndim=dim, metric=METRIC, dtype=DTYPE, expansion_add=EXPANSION_ADD)
+        if base.manifest is not None:
+            self._index.load(str(folder / "vectors" / base.manifest.file))
+
+    @property
+    def count(self) -> int:
+        """Vectors in the version being built."""
+        return len(self._index)
+
+    def remove(self, keys: Keys) -> None:
+        """Drop these chunk ids (absent ones are ignored)."""
+        if len(keys):
+            self._index.remove(np.asarray(keys, dtype=np.uint64))
+
+    def add(self, keys: Keys, vectors: Floats) -> None:
+        """Add (or replace) vectors, already at this index's dimension."""
+        if not len(keys):
+            return
+        keys = np.asarray(keys, dtype=np.uint64)
+        present = np.fromiter((self._index.contains(int(k)) for k in keys), bool, len(keys))
+        if present.any():
+            self._index.remove(keys[present])
+        self._index.add(keys, np.asarray(vectors, dtype=np.float32), threads=0)
+
+    def save(self, generation: int) -> VectorManifest:
+        """Write this version and make it current (the previous data file is then deleted)."""
+        vector_dir = self.folder / "vectors"
+        vector_dir.mkdir(parents=True, exist_ok=True)
+        name = slug(self.model_id, self.dim)
+        data = vector_dir / f"{name}.{_next_number(vector_dir, name)}.usearch"
+        with atomic_path(data) as tmp:
+            self._index.save(str(tmp))
+        manifest = VectorManifest(
+            model_id=self.model_id,
+            dim=self.dim,
+            count=len(self._index),
+            generation=generation,
+            file=data.name,
+            size=data.stat().st_size,
+            crc32=_crc32(data),
+        )
+        payload = json.dumps(asdict(manifest), indent=1).encode()
+        atomic_write_bytes(vector_dir / f"{name}.json", payload)
+        _remove_old_files(vector_dir, name, keep=data.name)
+        return manifest
+
+
+def drop_vector_index(folder: Path, model_id: str, dim: int) -> None:
+    """Delete the manifest and data files of (model, dim) (used when they are damaged)."""
+    vector_dir = folder / "vectors"
+    name = slug(model_id, dim)
+    with contextlib.suppress(FileNotFoundError):
+        (vector_dir / f"{name}.json").unlink()
+    _remove_old_files(vector_dir, name, keep=None)
+
+
+def _check_data_file(path: Path, manifest: VectorManifest, *, verify: bool) -> None:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise IndexStoreError(f"The vector index file {path} is missing.") from None
+    if size != manifest.size:
+        raise IndexStoreError(f"The vector index file {path} is truncated or damaged.")
+    if verify and _crc32(path) != manifest.crc32:
+        raise IndexStoreError(f"The vector index file {path} is damaged (checksum mismatch).")
+
+
+def _crc32(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
+def _next_number(vector_dir: Path, name: str) -> int:
+    numbers = [
+        int(match.group(1))
+        for p in vector_dir.glob(f"{name}.*.usearch")
+        if (match := re.fullmatch(re.escape(name) + r"\.(\d+)\.usearch", p.name))
+    ]
+    return max(numbers, default=0) + 1
+
+
+def _remove_old_files(vector_dir: Path, name: str, keep: str | None) -> None:
+    for path in vector_dir.glob(f"{name}.*.usearch"):
+        if path.name != keep:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+    for path in vector_dir.glob(f".{name}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()

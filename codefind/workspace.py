@@ -1,0 +1,135 @@
+"""A repository opened with some settings: the one object the CLI and the app start from.
+
+It knows where the index lives, builds the embedder lazily (loading a model or connecting
+to a server only when something needs it), and hands out indexers and a search service.
+Front ends hold a ``Workspace`` and never put repository, store and embedder together
+themselves, so the CLI and the app cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from codefind.config import Settings
+from codefind.embeddings import create_embedder, create_reranker
+from codefind.embeddings.base import Embedder, Reranker
+from codefind.indexer import Indexer, ProgressCallback, UploadPlan
+from codefind.models import FileSource
+from codefind.repo import Repository
+from codefind.search import SearchService
+from codefind.store import IndexLocation, Store, lock_holder, open_vector_index
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    """What is indexed now, for status lines and ``codefind index`` summaries."""
+
+    files: int
+    chunks: int
+    vectors: int
+    in_sync: bool
+    """Whether the vector index covers exactly the indexed chunks."""
+    indexing_pid: int | None
+    """The pid of a process writing the index now, if any."""
+
+
+class Workspace:
+    """One file source (usually a git repository) with its index, under one ``Settings``."""
+
+    def __init__(self, source: FileSource, location: IndexLocation, settings: Settings) -> None:
+        self.source = source
+        self.location = location
+        self.settings = settings
+        self._embedder: Embedder | None = None
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_repository(cls, path: Path, settings: Settings) -> Workspace:
+        """The workspace of the repository containing ``path``.
+
+        Raises:
+            NotARepositoryError: ``path`` is not inside a git work tree.
+        """
+        repo = Repository.discover(path, max_file_bytes=settings.max_file_bytes)
+        location = IndexLocation(
+            repo.index_dir(settings.index_dir), repo.cache_dir(settings.index_dir)
+        )
+        return cls(repo, location, settings)
+
+    @property
+    def root(self) -> Path:
+        """The folder that hit paths are relative to."""
+        return self.source.root
+
+    @property
+    def embedder(self) -> Embedder:
+        """The configured embedder (created on first use; loading is the backend's business)."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = create_embedder(self.settings)
+            return self._embedder
+
+    @property
+    def dim(self) -> int:
+        """The index dimension: the configured one, or the model's native dimension."""
+        return self.embedder.dimensions.check(self.settings.dim, self.embedder.model)
+
+    def store(self) -> Store:
+        """The store, opened once for reading and searching."""
+        with self._lock:
+            if self._store is None:
+                self._store = Store.open(self.location)
+            return self._store
+
+    def indexer(
+        self,
+        *,
+        on_progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        before_upload: Callable[[UploadPlan], None] | None = None,
+        lock_wait_seconds: float = 0.0,
+        on_lock_wait: Callable[[int | None], None] | None = None,
+    ) -> Indexer:
+        """An indexer for this workspace's source, embedder and dimension."""
+        return Indexer(
+            self.source,
+            self.location,
+            self.embedder,
+            self.dim,
+            on_progress=on_progress,
+            cancel=cancel,
+            before_upload=before_upload,
+            lock_wait_seconds=lock_wait_seconds,
+            on_lock_wait=on_lock_wait,
+        )
+
+    def search_service(self, *, rerank: bool = False) -> SearchService:
+        """A search service over this workspace's index."""
+        reranker: Reranker | None = create_reranker(self.settings) if rerank else None
+        return SearchService(self.store(), self.embedder, self.dim, reranker=reranker)
+
+    def status(self) -> IndexStatus:
+        """Counts of what is indexed now (cheap: no model is loaded)."""
+        store = self.store()
+        files, chunks = store.state.counts()
+        try:
+            index = open_vector_index(self.location.index_dir, self.embedder.model_id, self.dim)
+            vectors = index.count
+            in_sync = index.generation == store.state.generation and vectors == chunks
+        except Exception:  # a damaged vector index reads as "not in sync"; indexing rebuilds it
+            vectors, in_sync = 0, False
+        return IndexStatus(files, chunks, vectors, in_sync, lock_holder(self.location.index_dir))
+
+    def close(self) -> None:
+        """Release the store and the embedder."""
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+            if self._embedder is not None:
+                self._embedder.close()
+                self._embedder = None

@@ -1,0 +1,225 @@
+"""The store's three parts on real files: state (SQLite+FTS5), vectors (USearch), cache."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codefind.errors import IndexFormatError, IndexLockedError, IndexStoreError
+from codefind.lexical import query_tokens
+from codefind.models import Chunk, SourceFile
+from codefind.store import (
+    EmbeddingCache,
+    FileUpdate,
+    IndexLocation,
+    StateDB,
+    Store,
+    VectorIndex,
+    VectorWriter,
+    lock_holder,
+    open_vector_index,
+    text_hash,
+    write_lock,
+)
+
+
+def chunk(path: str, symbol: str, text: str, start: int = 1) -> Chunk:
+    return Chunk(path, "python", start, start + text.count("\n"), symbol, "function", text)
+
+
+def update(path: str, *chunks: Chunk, content_id: str = "c1") -> FileUpdate:
+    return FileUpdate(SourceFile(path, content_id, 10), [(c, text_hash(c.text)) for c in chunks])
+
+
+def unit(rows: int, dim: int, seed: int = 0) -> np.ndarray:
+    matrix = np.random.default_rng(seed).standard_normal((rows, dim)).astype(np.float32)
+    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
+# --- state ----------------------------------------------------------------------------------
+
+
+def test_state_replaces_chunks_and_bumps_generation(tmp_path: Path) -> None:
+    db = StateDB(tmp_path / "state.sqlite")
+    assert db.generation == 0
+    ids, dropped = db.apply([update("a.py", chunk("a.py", "load_config", "def load_config(): pass"))], [])
+    assert len(ids) == 1 and dropped == 0 and db.generation == 1
+    new_ids, dropped = db.apply(
+        [update("a.py", chunk("a.py", "save", "def save(): pass"), content_id="c2")], []
+    )
+    assert dropped == 1 and db.generation == 2
+    assert new_ids[0] > ids[0], "chunk ids are never reused"
+    assert db.counts() == (1, 1)
+    _, dropped = db.apply([], ["a.py"])
+    assert dropped == 1 and db.counts() == (0, 0)
+    assert db.generation == 3
+
+
+def test_state_records_skipped_files_without_chunks(tmp_path: Path) -> None:
+    db = StateDB(tmp_path / "state.sqlite")
+    db.apply([FileUpdate(SourceFile("logo.png", "x", 5), skip="binary")], [])
+    assert db.skip_counts() == {"binary": 1}
+    assert db.counts() == (0, 0)
+    assert db.files()["logo.png"].skip == "binary"
+
+
+def test_lexical_search_matches_split_identifiers_and_weights_names(tmp_path: Path) -> None:
+    db = StateDB(tmp_path / "state.sqlite")
+    db.apply(
+        [
+            update("net.py", chunk("net.py", "parseHTTPResponse", "def parseHTTPResponse(raw):\n    return raw")),
+            update("util.py", chunk("util.py", "helper", "def helper():\n    # parse the response of http\n    pass")),
+            update("other.py", chunk("other.py", "unrelated", "def unrelated():\n    return 42")),
+        ],
+        [],
+    )
+    found = db.lexical_search(query_tokens("parse http response"), 10)
+    paths = [db.chunks([cid])[cid].chunk.path for cid, _ in found]
+    assert paths == ["net.py", "util.py"], "the name match ranks first; unrelated code is absent"
+    assert all(score > 0 for _, score in found)
+    only_util = db.chunk_ids_where(["util.py"], None)
+    assert [cid for cid, _ in db.lexical_search(query_tokens("parse http"), 10, only_util)] == only_util
+
+
+def test_lexical_search_survives_odd_queries(tmp_path: Path) -> None:
+    db = StateDB(tmp_path / "state.sqlite")
+    db.apply([update("a.py", chunk("a.py", "f", "def f(): pass"))], [])
+    for query in ['"', "AND OR NOT", "*", "NEAR(", "💥"]:
+        db.lexical_search(query_tokens(query) or [query], 5)
+
+
+def test_state_from_a_newer_format_is_refused_with_advice(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    db = StateDB(path)
+    db._db.execute("UPDATE meta SET value = '99' WHERE key = 'format'")
+    db._db.commit()
+    db.close()
+    with pytest.raises(IndexFormatError) as info:
+        StateDB(path)
+    assert info.value.newer and "Upgrade codefind" in info.value.message
+
+
+def test_damaged_state_is_rebuilt_by_a_writer(tmp_path: Path) -> None:
+    location = IndexLocation(tmp_path / "index", tmp_path / "cache")
+    location.index_dir.mkdir()
+    (location.index_dir / "state.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(IndexStoreError):
+        Store.open(location)
+    notes: list[str] = []
+    store = Store.open_for_writing(location, notes)
+    assert store.state.counts() == (0, 0)
+    assert notes and "damaged" in notes[0]
+
+
+# --- vectors --------------------------------------------------------------------------------
+
+
+def test_vector_index_round_trip_and_incremental_update(tmp_path: Path) -> None:
+    vectors = unit(50, 32)
+    writer = VectorWriter(tmp_path, "m", 32, VectorIndex(None, None))
+    writer.add(np.arange(1, 51, dtype=np.uint64), vectors)
+    manifest = writer.save(generation=7)
+    assert manifest.count == 50 and manifest.dtype == "f16"
+    index = open_vector_index(tmp_path, "m", 32, verify=True)
+    keys, sims = index.search(vectors[9], 3)
+    assert keys[0] == 10 and sims[0] == pytest.approx(1.0, abs=2e-3)
+    assert index.generation == 7
+
+    writer = VectorWriter(tmp_path, "m", 32, index)
+    writer.remove(np.array([10], dtype=np.uint64))
+    writer.save(generation=8)
+    updated = open_vector_index(tmp_path, "m", 32)
+    assert updated.count == 49 and 10 not in updated.keys().tolist()
+    assert index.search(vectors[9], 1)[0][0] == 10, "an old reader keeps its view"
+    assert len(list((tmp_path / "vectors").glob("*.usearch"))) == 1, "old data files are removed"
+
+
+def test_vectors_for_keys_returns_only_present_ones(tmp_path: Path) -> None:
+    writer = VectorWriter(tmp_path, "m", 16, VectorIndex(None, None))
+    matrix = unit(5, 16)
+    writer.add(np.arange(1, 6, dtype=np.uint64), matrix)
+    writer.save(generation=1)
+    keys, rows = open_vector_index(tmp_path, "m", 16).vectors([2, 4, 99])
+    assert keys.tolist() == [2, 4]
+    assert np.allclose(rows, matrix[[1, 3]], atol=2e-3)
+
+
+def test_missing_vector_index_is_empty(tmp_path: Path) -> None:
+    index = open_vector_index(tmp_path, "m", 8)
+    assert index.count == 0 and index.generation == -1
+    assert index.search(unit(1, 8)[0], 5)[0].size == 0
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "zero"])
+def test_damaged_vector_file_is_detected(tmp_path: Path, damage: str) -> None:
+    writer = VectorWriter(tmp_path, "m", 16, VectorIndex(None, None))
+    writer.add(np.arange(1, 41, dtype=np.uint64), unit(40, 16))
+    manifest = writer.save(generation=1)
+    data = tmp_path / "vectors" / manifest.file
+    raw = bytearray(data.read_bytes())
+    if damage == "truncate":
+        data.write_bytes(raw[: len(raw) // 2])
+    elif damage == "zero":
+        data.write_bytes(b"")
+    else:
+        raw[len(raw) // 2] ^= 0xFF
+        data.write_bytes(bytes(raw))
+    with pytest.raises(IndexStoreError):
+        open_vector_index(tmp_path, "m", 16, verify=True)
+
+
+def test_manifest_of_another_model_is_refused(tmp_path: Path) -> None:
+    writer = VectorWriter(tmp_path, "model-a", 16, VectorIndex(None, None))
+    writer.add(np.arange(1, 3, dtype=np.uint64), unit(2, 16))
+    writer.save(generation=1)
+    manifest = next((tmp_path / "vectors").glob("*.json"))
+    manifest.write_text(manifest.read_text().replace('"model-a"', '"model-b"'))
+    with pytest.raises(IndexStoreError, match="another model"):
+        open_vector_index(tmp_path, "model-a", 16)
+
+
+# --- cache ----------------------------------------------------------------------------------
+
+
+def test_cache_is_keyed_by_model_and_text(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    a, b = text_hash("def a(): pass"), text_hash("def b(): pass")
+    vec = unit(1, 8)[0]
+    cache.put_many("m1", {a: vec})
+    assert set(cache.get_many("m1", [a, b])) == {a}
+    assert cache.get_many("m2", [a]) == {}
+    assert cache.missing("m1", [b, a, b]) == [b]
+    assert np.array_equal(cache.get_many("m1", [a])[a], vec)
+    reopened = EmbeddingCache(tmp_path / "cache.sqlite")
+    assert reopened.count("m1") == 1
+
+
+# --- lock -----------------------------------------------------------------------------------
+
+
+def _hold_lock(folder: str, seconds: float) -> None:
+    with write_lock(Path(folder)):
+        time.sleep(seconds)
+
+
+def test_second_writer_is_refused_and_a_dead_holder_releases(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    holder = ctx.Process(target=_hold_lock, args=(str(tmp_path), 30.0))
+    holder.start()
+    try:
+        deadline = time.monotonic() + 20
+        while lock_holder(tmp_path) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert lock_holder(tmp_path) == holder.pid
+        with pytest.raises(IndexLockedError, match=f"process {holder.pid}"), write_lock(tmp_path):
+            pass
+    finally:
+        holder.kill()
+        holder.join()
+    with write_lock(tmp_path):  # the kernel released the dead process's lock
+        assert lock_holder(tmp_path) == os.getpid()
