@@ -207,20 +207,11 @@ def _run_index(workspace: Workspace, *, wait: bool) -> IndexReport:
         progress.clear()
 
 
-def _consent_callback(workspace: Workspace) -> Callable[[Any], None] | None:
+def _consent_callback(workspace: Workspace) -> Callable[[Any], None]:
     """Ask before code goes to a remote backend for the first time (Voyage)."""
-    from codefind.consent import consent_callback
+    from codefind.render import ask_yes_no
 
-    return consent_callback(workspace, ask=_ask_yes_no if sys.stdin.isatty() else None)
-
-
-def _ask_yes_no(question: str) -> bool:
-    print(question, file=sys.stderr)
-    try:
-        answer = input("Continue? [y/N] ")
-    except EOFError:
-        return False
-    return answer.strip().lower() in ("y", "yes")
+    return workspace.upload_guard(ask_yes_no if sys.stdin.isatty() else None)
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
@@ -278,10 +269,16 @@ def _cmd_server(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if args.action == "status":
-        status = server_status(settings.sglang.url)
-        print(status.describe())
-        return EXIT_OK if status.reachable else EXIT_ERROR
-    handle = start_server(settings.sglang.model, port=args.port, host=args.host)
+        status = server_status(settings.sglang.url, api_key=settings.sglang.api_key)
+        print(status.message)
+        return EXIT_OK if status.healthy else EXIT_ERROR
+
+    def waiting(seconds: float) -> None:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\rcodefind: waiting for SGLang to become healthy… {seconds:.0f} s")
+            sys.stderr.flush()
+
+    handle = start_server(settings.sglang.model, port=args.port, host=args.host, on_wait=waiting)
     print(handle.url)
     return EXIT_OK
 
@@ -306,7 +303,8 @@ def _run_app(args: argparse.Namespace) -> int:
     from codefind.tui import run_app
 
     settings = _settings(args)
-    return run_app(Path(args.path), settings)
+    status: int = run_app(Path(args.path), settings)
+    return status
 
 
 def _print_version(*, verbose: bool) -> int:

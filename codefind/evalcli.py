@@ -14,7 +14,7 @@ from pathlib import Path
 from codefind.config import Settings
 from codefind.errors import ConfigError
 from codefind.evaluation import EvalReport, EvalSet, evaluate, load_eval_set, mined_eval_set, write_outcomes
-from codefind.render import ProgressLine
+from codefind.render import ProgressLine, ask_yes_no
 from codefind.repo import Repository
 
 
@@ -27,7 +27,7 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
         settings,
         limit=args.limit,
         on_index_progress=progress,
-        before_upload=_consent(settings),
+        ask=ask_yes_no if sys.stdin.isatty() else None,
     )
     progress.clear()
     if args.out:
@@ -68,15 +68,3 @@ def _eval_set(args: argparse.Namespace, settings: Settings) -> EvalSet:
     return load_eval_set(args.corpus, queries)
 
 
-def _consent(settings: Settings):  # type: ignore[no-untyped-def]
-    from codefind.consent import upload_consent
-
-    return upload_consent(settings, ask=_ask if sys.stdin.isatty() else None)
-
-
-def _ask(question: str) -> bool:
-    print(question, file=sys.stderr)
-    try:
-        return input("Continue? [y/N] ").strip().lower() in ("y", "yes")
-    except EOFError:
-        return False

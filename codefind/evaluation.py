@@ -24,7 +24,7 @@ from pathlib import Path
 
 from codefind.config import Settings, cache_home
 from codefind.errors import ConfigError
-from codefind.indexer import ProgressCallback, UploadPlan
+from codefind.indexer import ProgressCallback
 from codefind.mining import mine_pairs
 from codefind.models import FileSkipped, SearchMode, SourceFile, WalkResult
 from codefind.repo import Repository, blob_id
@@ -368,7 +368,7 @@ def evaluate(
     limit: int | None = None,
     location: IndexLocation | None = None,
     on_index_progress: ProgressCallback | None = None,
-    before_upload: Callable[[UploadPlan], None] | None = None,
+    ask: Callable[[str], bool] | None = None,
     on_query: Callable[[int, int], None] | None = None,
 ) -> EvalReport:
     """Index ``eval_set`` (reusing its cached index) and run its queries.
@@ -376,12 +376,15 @@ def evaluate(
     Args:
         limit: Only the first ``limit`` queries.
         location: Where to index (default: ``eval_location``).
+        ask: Asks before a corpus is sent to a remote backend (see ``Workspace.upload_guard``).
     """
     source = CorpusSource(eval_set, Path("/codefind-eval") / _safe_name(eval_set.name))
     workspace = Workspace(source, location or eval_location(eval_set), settings)
     try:
         started = time.monotonic()
-        workspace.indexer(on_progress=on_index_progress, before_upload=before_upload).run()
+        workspace.indexer(
+            on_progress=on_index_progress, before_upload=workspace.upload_guard(ask)
+        ).run()
         index_seconds = time.monotonic() - started
         service = workspace.search_service(rerank=settings.rerank)
         outcomes = run_queries(

@@ -137,7 +137,7 @@ class Indexer:
                 walk = self._update_files(store, tally)
                 self._update_vectors(store, tally)
                 files, chunks = store.state.counts()
-                skipped = Counter(walk.skipped)
+                skipped: Counter[str] = Counter(walk.skipped)
                 skipped.update(store.state.skip_counts())
             finally:
                 store.close()

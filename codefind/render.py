@@ -142,3 +142,11 @@ def _preview_lines(text: str, count: int = 3, width: int = 100) -> list[str]:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def ask_yes_no(question: str) -> bool:
+    """Ask on the terminal (the question on stderr), default no."""
+    sys.stderr.write(f"{question}\nContinue? [y/N] ")  # not stdout: that carries results only
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")

@@ -14,6 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codefind.config import Settings
+from codefind.consent import (
+    PricedEmbedder,
+    estimate_upload,
+    has_consent,
+    record_consent,
+    require_consent,
+)
 from codefind.embeddings import create_embedder, create_reranker
 from codefind.embeddings.base import Embedder, Reranker
 from codefind.indexer import Indexer, ProgressCallback, UploadPlan
@@ -106,6 +113,25 @@ class Workspace:
             lock_wait_seconds=lock_wait_seconds,
             on_lock_wait=on_lock_wait,
         )
+
+    def upload_guard(self, ask: Callable[[str], bool] | None) -> Callable[[UploadPlan], None]:
+        """The ``before_upload`` hook: ask once per repository and remote model.
+
+        Args:
+            ask: Shows the estimate and returns the answer; ``None`` when nobody can be asked
+                (no TTY), in which case only ``--yes`` lets code leave the machine.
+        """
+
+        def guard(plan: UploadPlan) -> None:
+            embedder = self.embedder
+            folder = self.location.index_dir
+            if has_consent(folder, embedder.model_id) or not isinstance(embedder, PricedEmbedder):
+                return
+            estimate = estimate_upload(embedder, files=plan.files, texts=plan.texts)
+            require_consent(estimate, yes=self.settings.yes, ask=ask)
+            record_consent(folder, embedder.model_id, estimate)
+
+        return guard
 
     def search_service(self, *, rerank: bool = False) -> SearchService:
         """A search service over this workspace's index."""

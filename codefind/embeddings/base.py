@@ -87,6 +87,8 @@ class Embedder(ABC):
         batch_size: How many texts the indexer hands over per ``embed_documents`` call.
         max_concurrency: How many such calls the indexer may run at once (remote servers).
         remote: Whether texts leave this machine (Voyage asks before the first upload).
+        multilingual: Whether the model understands queries in languages other than English;
+            the built-in model does not, so its queries are translated to English keywords.
     """
 
     backend: str
@@ -97,6 +99,7 @@ class Embedder(ABC):
     batch_size: int = 32
     max_concurrency: int = 1
     remote: bool = False
+    multilingual: bool = False
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         """Embed code chunks; returns ``(len(texts), native)`` unit vectors.
@@ -108,7 +111,8 @@ class Embedder(ABC):
 
     def embed_query(self, text: str) -> Vectors:
         """Embed one search query; returns a ``(native,)`` unit vector (zeros if blank)."""
-        return self._embed_nonblank([text], query=True)[0]
+        row: Vectors = self._embed_nonblank([text], query=True)[0]
+        return row
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         """Embed many queries at once (used by ``codefind eval``)."""
@@ -164,7 +168,8 @@ def normalize(vectors: npt.NDArray[np.floating]) -> Vectors:
     matrix = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (matrix / norms).astype(np.float32, copy=False)
+    unit: Vectors = (matrix / norms).astype(np.float32, copy=False)
+    return unit
 
 
 def truncate(vectors: npt.NDArray[np.floating], dim: int) -> Vectors:

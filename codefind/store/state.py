@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from codefind.errors import IndexFormatError, IndexStoreError
 from codefind.lexical import tokens
@@ -172,7 +173,8 @@ class StateDB:
         self, paths: Sequence[str] | None, languages: Sequence[str] | None
     ) -> list[int]:
         """Ids of chunks in ``paths`` (exact file paths) and/or of ``languages``."""
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[str] = []
         if paths is not None:
             self._db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_paths (path TEXT PRIMARY KEY)")
             self._db.execute("DELETE FROM wanted_paths")
@@ -295,9 +297,9 @@ class StateDB:
             ids.append(cid)
         return ids
 
-    def _select_by_ids(self, columns: str, ids: Iterable[int]) -> list[tuple[object, ...]]:
+    def _select_by_ids(self, columns: str, ids: Iterable[int]) -> list[Any]:
         wanted = list(ids)
-        rows: list[tuple[object, ...]] = []
+        rows: list[Any] = []
         for start in range(0, len(wanted), 500):
             part = wanted[start : start + 500]
             marks = ",".join("?" * len(part))

@@ -1,0 +1,164 @@
+"""Asking before code leaves the machine: the estimate, the question, and the record of a yes.
+
+Why a service of its own: the CLI asks on the terminal, the app in a dialog, scripts pass
+``--yes``; the rule is the same for all of them and lives here, free of any front end. The
+front end passes ``ask`` (a function that shows the text and returns the answer) or ``None``
+when nobody can be asked (no TTY), in which case codefind refuses with exit status 2 unless
+``--yes`` was given.
+
+A yes is recorded per index folder and model (``consent.json``, written atomically), so a
+repository is asked about once per remote model, not on every incremental upload. The record
+holds counts and a timestamp only: never code, never keys.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from codefind.atomic import atomic_write_bytes
+from codefind.errors import ConsentError
+
+CONSENT_FILE = "consent.json"
+PROVIDERS = {"voyage": "Voyage AI"}
+
+
+@dataclass(frozen=True)
+class UploadEstimate:
+    """What the first upload of a repository to a remote backend would send and cost.
+
+    Attributes:
+        files: Files whose chunks would be sent.
+        chunks: Chunks (texts) that would be sent.
+        tokens: Estimated tokens (a local estimate, not the provider's tokenizer).
+        cost_usd: Estimated cost in US dollars at list price.
+        model: The model, e.g. ``voyage-code-3``.
+        price_date: When the price was checked (``YYYY-MM-DD``).
+        price_per_million: USD per million tokens used for ``cost_usd``.
+        provider: Who receives the code, in words.
+    """
+
+    files: int
+    chunks: int
+    tokens: int
+    cost_usd: float
+    model: str
+    price_date: str
+    price_per_million: float = 0.0
+    provider: str = "Voyage AI"
+
+
+@runtime_checkable
+class PricedEmbedder(Protocol):
+    """An embedder that can estimate its own tokens and cost (the Voyage backend)."""
+
+    backend: str
+    model: str
+    price_date: str
+    price_per_million_tokens: float
+
+    def estimate_tokens(self, texts: Sequence[str]) -> int:
+        """Estimated tokens for ``texts``."""
+        ...
+
+    def estimate_cost(self, tokens: int) -> float:
+        """Estimated USD for ``tokens``."""
+        ...
+
+
+def estimate_upload(embedder: PricedEmbedder, *, files: int, texts: Sequence[str]) -> UploadEstimate:
+    """The estimate for sending ``texts`` (from ``files`` files) to ``embedder``'s service."""
+    tokens = embedder.estimate_tokens(texts)
+    return UploadEstimate(
+        files=files,
+        chunks=sum(1 for t in texts if t.strip()),
+        tokens=tokens,
+        cost_usd=embedder.estimate_cost(tokens),
+        model=embedder.model,
+        price_date=embedder.price_date,
+        price_per_million=embedder.price_per_million_tokens,
+        provider=PROVIDERS.get(embedder.backend, embedder.backend),
+    )
+
+
+def format_estimate(estimate: UploadEstimate) -> str:
+    """The text shown before the first upload: what goes where, and the estimated cost."""
+    price = (
+        f" at ${estimate.price_per_million:.2f} per million tokens"
+        if estimate.price_per_million
+        else ""
+    )
+    return (
+        f"codefind will send this repository's code to {estimate.provider} "
+        f"({estimate.model}) to embed it:\n"
+        f"  {estimate.files:,} files, {estimate.chunks:,} chunks, about {estimate.tokens:,} "
+        "tokens (estimate)\n"
+        f"  estimated cost: {_dollars(estimate.cost_usd)}{price} "
+        f"(list price as of {estimate.price_date}; free-tier tokens not deducted)"
+    )
+
+
+def require_consent(
+    estimate: UploadEstimate, *, yes: bool, ask: Callable[[str], bool] | None
+) -> None:
+    """Return if the upload may go ahead; raise ``ConsentError`` (exit status 2) if not.
+
+    Args:
+        estimate: What would be sent.
+        yes: Consent given up front (``--yes``).
+        ask: Shows its argument and returns the user's answer; ``None`` when nobody can be
+            asked (stdin is not a terminal).
+
+    Raises:
+        ConsentError: Declined, or no way to ask and no ``--yes``.
+    """
+    if yes:
+        return
+    text = format_estimate(estimate)
+    if ask is None:
+        raise ConsentError(
+            f"{text}\nNothing was sent: codefind needs your consent and cannot ask without a "
+            "terminal. Run again with --yes to agree, or use --backend local to keep the code "
+            "on this machine."
+        )
+    if not ask(f"{text}\nSend it?"):
+        raise ConsentError(
+            f"Nothing was sent to {estimate.provider}: you declined. Use --backend local to "
+            "search without sending code anywhere."
+        )
+
+
+def has_consent(directory: Path, model_id: str) -> bool:
+    """Whether a yes for ``model_id`` is recorded in ``directory`` (an unreadable record: no)."""
+    return model_id in _read_records(directory)
+
+
+def record_consent(directory: Path, model_id: str, estimate: UploadEstimate) -> None:
+    """Record, atomically, that the user agreed to send this repository to ``model_id``."""
+    records = _read_records(directory)
+    records[model_id] = {
+        "given_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **{k: v for k, v in asdict(estimate).items() if k in ("files", "chunks", "tokens")},
+    }
+    data = json.dumps(records, indent=2, sort_keys=True).encode("utf-8")
+    atomic_write_bytes(directory / CONSENT_FILE, data)
+
+
+def _read_records(directory: Path) -> dict[str, object]:
+    try:
+        records = json.loads((directory / CONSENT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return records if isinstance(records, dict) else {}
+
+
+def _dollars(amount: float) -> str:
+    if amount == 0:
+        return "$0.00"
+    if amount < 0.01:
+        return "less than $0.01"
+    return f"${amount:,.2f}"
