@@ -1,0 +1,171 @@
+"""Indexing a real repository with the real built-in model: incremental runs and recovery."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codefind.config import Settings
+from codefind.errors import Interrupted
+from codefind.indexer import IndexProgress
+from codefind.store import Store, open_vector_index
+from codefind.workspace import Workspace
+from tests.gitutil import commit_all, git
+
+FILES = {
+    "app/config.py": '''"""Settings for the app."""
+
+import json
+
+
+def load_settings(path):
+    """Read the JSON settings file and return a dict."""
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def save_settings(path, values):
+    """Write settings back as JSON."""
+    with open(path, "w") as handle:
+        json.dump(values, handle)
+''',
+    "app/net.py": '''import urllib.request
+
+
+def fetch_page(url, timeout=10):
+    """Download a web page and return its body as text."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.read().decode("utf-8")
+''',
+    "app/maths.py": '''def fibonacci(n):
+    """Return the n-th Fibonacci number."""
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+
+
+class Matrix:
+    """A small dense matrix."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def transpose(self):
+        """Swap rows and columns."""
+        return Matrix([list(col) for col in zip(*self.rows)])
+''',
+    "README.md": "# Demo\n\nA tiny app used by the tests.\n",
+    "logo.png": b"\x89PNG\r\n\x1a\n\x00\x00binary",
+}
+
+
+@pytest.fixture
+def repo(git_repo) -> Path:  # type: ignore[no-untyped-def]
+    return git_repo(FILES)
+
+
+def index(repo: Path, **kwargs: object) -> dict[str, object]:
+    workspace = Workspace.for_repository(repo, Settings())
+    try:
+        return workspace.indexer(**kwargs).run().to_json()  # type: ignore[arg-type]
+    finally:
+        workspace.close()
+
+
+def test_first_run_embeds_everything_and_second_run_nothing(repo: Path) -> None:
+    first = index(repo)
+    assert first["files"] == 4 and first["skipped"] == {"binary": 1}
+    chunks = first["chunks"]
+    assert isinstance(chunks, int) and chunks >= 6
+    assert first["embedded"] == chunks and first["reused"] == 0
+    assert (first["backend"], first["dim"]) == ("local", 384)
+
+    second = index(repo)
+    assert (second["embedded"], second["reused"], second["removed"]) == (0, 0, 0)
+    assert second["chunks"] == chunks and second["skipped"] == {"binary": 1}
+
+
+def test_only_changed_files_are_rechunked_and_only_new_text_embedded(repo: Path) -> None:
+    first = index(repo)
+    (repo / "app/net.py").write_text(FILES["app/net.py"] + '\n\ndef ping(host):\n    """Check that a host answers."""\n    return True\n')
+    (repo / "app/maths.py").unlink()
+    second = index(repo)
+    assert second["embedded"] == 2, "the new function and the changed module part only"
+    assert second["removed"] >= 4, "old chunks of net.py and all of maths.py"
+    assert second["files"] == 3
+    assert second["chunks"] == first["chunks"] - 4 + 1  # type: ignore[operator]
+
+
+def test_a_file_coming_back_reuses_cached_vectors(repo: Path) -> None:
+    index(repo)
+    (repo / "app/maths.py").unlink()
+    index(repo)
+    (repo / "app/maths.py").write_text(FILES["app/maths.py"])
+    again = index(repo)
+    assert again["embedded"] == 0 and again["reused"] >= 3
+
+
+def test_committing_a_dirty_file_costs_nothing(repo: Path) -> None:
+    (repo / "app/extra.py").write_text('def extra():\n    """Extra helper."""\n    return 1\n')
+    index(repo)
+    commit_all(repo, "add extra")
+    after = index(repo)
+    assert (after["embedded"], after["removed"]) == (0, 0)
+
+
+def test_vector_index_matches_state_after_runs(repo: Path) -> None:
+    index(repo)
+    (repo / "app/net.py").unlink()
+    index(repo)
+    workspace = Workspace.for_repository(repo, Settings())
+    store = Store.open(workspace.location)
+    vectors = open_vector_index(workspace.location.index_dir, workspace.embedder.model_id, 384, verify=True)
+    assert sorted(vectors.keys().tolist()) == sorted(store.state.chunk_ids())
+    status = workspace.status()
+    assert status.in_sync and status.vectors == status.chunks
+    keys, rows = vectors.vectors(store.state.chunk_ids()[:3])
+    assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-2)
+
+
+def test_cancel_keeps_finished_work_and_a_rerun_completes(repo: Path) -> None:
+    cancel = threading.Event()
+    seen: list[IndexProgress] = []
+
+    def on_progress(progress: IndexProgress) -> None:
+        seen.append(progress)
+        if progress.phase == "embed" and progress.done > 0:
+            cancel.set()
+
+    workspace = Workspace.for_repository(repo, Settings())
+    # Small batches so that cancelling happens between batches.
+    workspace.embedder.batch_size = 2
+    with pytest.raises(Interrupted):
+        workspace.indexer(on_progress=on_progress, cancel=cancel).run()
+    done_before = max(p.done for p in seen if p.phase == "embed")
+    assert done_before >= 2
+    status = workspace.status()
+    assert 0 < status.vectors < status.chunks and not status.in_sync
+    workspace.close()
+
+    rerun = index(repo)
+    assert rerun["embedded"] == int(rerun["chunks"]) - done_before  # type: ignore[call-overload]
+    assert rerun["reused"] == 0, "vectors kept in the partial index need not be reused"
+
+
+def test_walk_from_a_subfolder_and_index_in_git_dir(repo: Path) -> None:
+    workspace = Workspace.for_repository(repo / "app", Settings())
+    assert workspace.root == repo.resolve()
+    assert workspace.location.index_dir == (repo / ".git" / "codefind").resolve()
+    git(repo, "status")  # the index inside .git does not show up as untracked
+    assert "codefind" not in git(repo, "status", "--porcelain")
+
+
+def test_codefind_index_dir_overrides_both_locations(repo: Path, tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    workspace = Workspace.for_repository(repo, Settings(index_dir=target))
+    assert workspace.location.index_dir == target
+    assert workspace.location.cache_dir == target / "cache"
