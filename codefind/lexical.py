@@ -68,6 +68,18 @@ def looks_like_identifier(query: str) -> bool:
     return has_separator or has_inner_capital
 
 
+def name_in_query(query: str) -> str | None:
+    """The code name a query asks for, reduced by ``identifier_key``; ``None`` for prose.
+
+    Identifier-looking queries (``load_config``) and single words (``dedent``) both count: a
+    one-word query that is exactly a definition's name most likely wants that definition.
+    """
+    query = query.strip()
+    if looks_like_identifier(query) or re.fullmatch(r"[A-Za-z_$][\w$]*", query):
+        return identifier_key(query) or None
+    return None
+
+
 def identifier_key(name: str) -> str:
     """A name reduced for exact comparison: its last part, lower-case, no separators.
 

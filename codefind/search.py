@@ -24,7 +24,7 @@ import numpy as np
 
 from codefind.embeddings.base import Embedder, Reranker, Vectors, truncate
 from codefind.fusion import Candidate, fuse
-from codefind.lexical import identifier_key, looks_like_identifier, query_tokens
+from codefind.lexical import identifier_key, name_in_query, query_tokens
 from codefind.models import Hit, SearchMode
 from codefind.pathfilter import PathFilter
 from codefind.store import Store, StoredChunk
@@ -127,8 +127,9 @@ class SearchService:
                 ([], None) if mode == "lexical" else self._semantic(translation, allowed, timings)
             )
             candidates = self._candidates(lexical, semantic, qvec)
-            if looks_like_identifier(query):
-                candidates = self._mark_name_matches(candidates, identifier_key(query))
+            name = name_in_query(query)
+            if name is not None:
+                candidates = self._mark_name_matches(candidates, name)
             ranked = fuse(candidates, mode=mode)
             hits = self._hydrate(
                 ranked, limit, rerank=rerank and self.reranker is not None, query=query
@@ -261,13 +262,14 @@ class SearchService:
         pool = limit if not rerank else max(limit, RERANK_DEPTH)
         hits: list[Hit] = []
         taken: dict[str, list[tuple[int, int]]] = {}
+        named: set[tuple[str, str]] = set()
         step = max(pool * 3, 30)
         for start in range(0, len(ranked), step):
             part = ranked[start : start + step]
             stored = self.store.state.chunks(c.chunk_id for c, _ in part)
             for candidate, score in part:
                 chunk = stored.get(candidate.chunk_id)
-                if chunk is None or _overlaps(taken, chunk):
+                if chunk is None or _overlaps(taken, chunk, named):
                     continue
                 hits.append(_hit(chunk, candidate, score))
                 if len(hits) >= pool:
@@ -296,12 +298,21 @@ def _exact_top(
     return [(int(keys[i]), float(sims[i])) for i in top]
 
 
-def _overlaps(taken: dict[str, list[tuple[int, int]]], stored: StoredChunk) -> bool:
+def _overlaps(taken: dict[str, list[tuple[int, int]]], stored: StoredChunk, named: set[tuple[str, str]]) -> bool:
+    """Whether a better hit already covers this chunk's lines or its definition.
+
+    A long definition is cut into several windows; they all carry its name, and one hit per
+    definition is what a reader wants, so windows of an already listed definition are dropped.
+    """
     chunk = stored.chunk
     ranges = taken.setdefault(chunk.path, [])
     if any(chunk.start_line <= end and start <= chunk.end_line for start, end in ranges):
         return True
+    if chunk.symbol and (chunk.path, chunk.symbol) in named:
+        return True
     ranges.append((chunk.start_line, chunk.end_line))
+    if chunk.symbol:
+        named.add((chunk.path, chunk.symbol))
     return False
 
 

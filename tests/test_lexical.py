@@ -7,6 +7,7 @@ import pytest
 from codefind.lexical import (
     identifier_key,
     looks_like_identifier,
+    name_in_query,
     query_tokens,
     split_identifier,
     tokens,
@@ -56,6 +57,14 @@ def test_query_tokens_drop_stop_words_and_duplicates() -> None:
 )
 def test_looks_like_identifier(query: str, expected: bool) -> None:
     assert looks_like_identifier(query) is expected
+
+
+def test_name_in_query_accepts_identifiers_and_single_words_only() -> None:
+    assert name_in_query("load_config") == "loadconfig"
+    assert name_in_query("dedent") == "dedent"
+    assert name_in_query("Store.save") == "save"
+    assert name_in_query("sort a list") is None
+    assert name_in_query("读取") is None
 
 
 def test_identifier_key_compares_names_across_styles() -> None:

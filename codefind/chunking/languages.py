@@ -169,7 +169,7 @@ def _build_pygments_index() -> tuple[dict[str, str], dict[str, str], list[tuple[
     by_ext: dict[str, str] = {}
     patterns: list[tuple[str, str]] = []
     try:
-        from pygments.lexers import get_all_lexers  # type: ignore[import-untyped]
+        from pygments.lexers import get_all_lexers
     except ImportError:  # pragma: no cover - pygments is a dependency
         return exact, by_ext, patterns
     for _name, aliases, filenames, _mimes in get_all_lexers(plugins=False):

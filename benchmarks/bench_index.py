@@ -1,0 +1,240 @@
+"""Indexing and search speed on a large real tree: the Python standard library.
+
+What it measures (issue #3, DESIGN.md budgets), all with the built-in model on this machine:
+
+- cold indexing: files, chunks, real tokens, chunks/s and tokens/s (budget >= 6,000 tokens/s);
+- re-index with nothing changed (budget <= 1 s for ~2k files) and with one file changed;
+- index size on disk (state, vectors, embedding cache) and peak RSS;
+- search latency p50/p95 over 200 queries inside the search service (embedding + ANN + BM25
+  + fusion; budget p50 <= 10 ms, p95 <= 25 ms at 20k+ chunks), per mode;
+- the same queries through ``rg`` (a fixed-string search for the query's rarest word, as a
+  person would grep) and through the whole ``codefind search`` process, side by side.
+
+Run: ``python benchmarks/bench_index.py`` (add ``--quick`` for a 300-file subset). The tree
+is copied into ``benchmarks/.work/stdlib`` (git-ignored) and reused; pass ``--fresh`` to
+start over. Results are printed and written to RESULTS.md's ``bench_index`` section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._results import machine_info, stamp, write_section  # noqa: E402
+from codefind.config import Settings  # noqa: E402
+from codefind.evaluation import percentile  # noqa: E402
+from codefind.lexical import query_tokens  # noqa: E402
+from codefind.mining import mine_pairs  # noqa: E402
+from codefind.workspace import Workspace  # noqa: E402
+
+WORK = ROOT / "benchmarks" / ".work"
+SKIP_DIRS = {"site-packages", "__pycache__"}
+
+
+def build_tree(target: Path, quick: bool) -> int:
+    """Copy the stdlib's .py files into a new git repository; returns the file count."""
+    if target.exists():
+        return sum(1 for _ in target.rglob("*.py"))
+    source = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(
+        p for p in source.rglob("*.py") if not SKIP_DIRS & set(p.relative_to(source).parts)
+    )
+    if quick:
+        files = random.Random(0).sample(files, 300)
+    for path in files:
+        dest = target / path.relative_to(source)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest)
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "b",
+        "GIT_AUTHOR_EMAIL": "b@b",
+        "GIT_COMMITTER_NAME": "b",
+        "GIT_COMMITTER_EMAIL": "b@b",
+    }
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "stdlib"]):
+        subprocess.run(["git", *args], cwd=target, check=True, env=env)
+    return len(files)
+
+
+def queries_from(tree: Path, count: int) -> list[str]:
+    """Realistic queries: first sentences of docstrings in the tree, shuffled."""
+    found: list[str] = []
+    for path in sorted(tree.rglob("*.py")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        found.extend(p.query for p in mine_pairs(path.relative_to(tree).as_posix(), text))
+    random.Random(1).shuffle(found)
+    return found[:count]
+
+
+def dir_size(path: Path) -> int:
+    """Bytes under ``path``."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def timed_index(tree: Path, settings: Settings) -> tuple[float, dict[str, object]]:
+    workspace = Workspace.for_repository(tree, settings)
+    try:
+        started = time.perf_counter()
+        report = workspace.indexer().run()
+        return time.perf_counter() - started, report.to_json()
+    finally:
+        workspace.close()
+
+
+def count_tokens(tree: Path, settings: Settings) -> int:
+    """Real (unpadded, truncated) tokens of every indexed chunk's embedding text."""
+    from codefind.chunking import embedding_text
+
+    workspace = Workspace.for_repository(tree, settings)
+    embedder = workspace.embedder
+    texts = [embedding_text(s.chunk) for s in workspace.store().state.iter_chunks()]
+    counter = getattr(embedder, "count_tokens", None)
+    total = sum(counter(texts)) if counter else embedder.estimate_tokens(texts)
+    workspace.close()
+    return int(total)
+
+
+def search_latency(
+    tree: Path, settings: Settings, queries: list[str]
+) -> dict[str, tuple[float, float]]:
+    workspace = Workspace.for_repository(tree, settings)
+    service = workspace.search_service()
+    out = {}
+    for mode in ("hybrid", "semantic", "lexical"):
+        service.search(queries[0], mode=mode)  # warm-up
+        times = []
+        for q in queries:
+            started = time.perf_counter()
+            service.search(q, mode=mode)
+            times.append((time.perf_counter() - started) * 1000)
+        out[mode] = (percentile(times, 50), percentile(times, 95))
+    workspace.close()
+    return out
+
+
+def rg_latency(tree: Path, queries: list[str]) -> tuple[float, float] | None:
+    if shutil.which("rg") is None:
+        return None
+    times = []
+    for q in queries:
+        words = query_tokens(q) or [q]
+        word = max(words, key=len)
+        started = time.perf_counter()
+        subprocess.run(
+            ["rg", "-i", "-F", "-n", "--", word, "."],
+            cwd=tree,
+            stdout=subprocess.DEVNULL,
+            check=False,
+        )
+        times.append((time.perf_counter() - started) * 1000)
+    return percentile(times, 50), percentile(times, 95)
+
+
+def process_latency(tree: Path, queries: list[str]) -> tuple[float, float]:
+    exe = shutil.which("codefind") or str(Path(sys.executable).with_name("codefind"))
+    times = []
+    for q in queries:
+        started = time.perf_counter()
+        subprocess.run([exe, "search", q, "--no-update", "--format", "grep"], cwd=tree,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)  # fmt: skip
+        times.append((time.perf_counter() - started) * 1000)
+    return percentile(times, 50), percentile(times, 95)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a 300-file subset")
+    parser.add_argument("--fresh", action="store_true", help="rebuild the tree and index")
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+
+    tree = WORK / ("stdlib-quick" if args.quick else "stdlib")
+    index_dir = WORK / ("index-quick" if args.quick else "index")
+    if args.fresh:
+        shutil.rmtree(tree, ignore_errors=True)
+        shutil.rmtree(index_dir, ignore_errors=True)
+    build_tree(tree, args.quick)
+    settings = Settings(index_dir=index_dir)
+    cold_existing = (index_dir / "state.sqlite").exists()
+
+    cold_s, cold = timed_index(tree, settings)
+    tokens = count_tokens(tree, settings)
+    nochange_s, nochange = timed_index(tree, settings)
+    files_list = sorted(tree.rglob("*.py"))
+    victim = files_list[len(files_list) // 2]
+    original = victim.read_text(encoding="utf-8")
+    victim.write_text(
+        original + "\n\ndef added_by_benchmark():\n    return 'changed'\n", encoding="utf-8"
+    )
+    onechange_s, onechange = timed_index(tree, settings)
+    victim.write_text(original, encoding="utf-8")
+    timed_index(tree, settings)
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    queries = queries_from(tree, args.queries)
+    latency = search_latency(tree, settings, queries)
+    rg = rg_latency(tree, queries)
+    proc = process_latency(tree, queries[:30])
+
+    chunks = int(cold["chunks"])  # type: ignore[call-overload]
+    embedded = int(cold["embedded"])  # type: ignore[call-overload]
+    sizes = {
+        "state (SQLite + FTS5)": dir_size(index_dir)
+        - dir_size(index_dir / "vectors")
+        - dir_size(index_dir / "cache"),
+        "vectors (USearch f16)": dir_size(index_dir / "vectors"),
+        "embedding cache (f32)": dir_size(index_dir / "cache"),
+    }
+    lines = [
+        f"Machine: {machine_info()}. Run: {stamp()}.",
+        f"Tree: Python {sys.version.split()[0]} standard library .py files ({len(files_list)} files"
+        + (", 300-file subset" if args.quick else "")
+        + f"), {chunks} chunks, {tokens:,} real tokens.",
+        "",
+        "| measure | value |",
+        "| --- | --- |",
+    ]
+    if cold_existing:
+        lines.append("| cold index | (index existed; pass --fresh to measure a cold run) |")
+    else:
+        lines += [
+            f"| cold index | {cold_s:.1f} s: {embedded / cold_s:.1f} chunks/s, {tokens / cold_s:,.0f} tokens/s (budget >= 6,000) |",
+        ]
+    lines += [
+        f"| re-index, nothing changed | {nochange_s:.2f} s (embedded {nochange['embedded']}; budget <= 1 s for ~2k files) |",
+        f"| re-index, one file changed | {onechange_s:.2f} s (embedded {onechange['embedded']}, removed {onechange['removed']}) |",
+    ]
+    lines += [f"| size: {k} | {v / 1e6:.1f} MB |" for k, v in sizes.items()]
+    lines.append(f"| peak RSS of this process | {peak_rss_mb:.0f} MB |")
+    lines += ["", f"Search latency over {len(queries)} docstring queries, in the search service, warm:", "",
+              "| mode | p50 ms | p95 ms |", "| --- | --- | --- |"]  # fmt: skip
+    lines += [f"| {mode} | {p50:.1f} | {p95:.1f} |" for mode, (p50, p95) in latency.items()]
+    if rg:
+        hp50 = latency["hybrid"][0]
+        lines.append(f"| `rg -i -F <rarest word>` (whole process) | {rg[0]:.1f} | {rg[1]:.1f} |")
+        lines.append("")
+        lines.append(
+            f"Hybrid search in the service takes {hp50 / rg[0]:.2f}x the time of one rg run over the same tree."
+        )
+    lines.append(
+        f"`codefind search --no-update` as a whole process (30 queries): p50 {proc[0]:.0f} ms, p95 {proc[1]:.0f} ms (budget <= 600 ms warm)."
+    )
+    text = "## Indexing and search speed (`benchmarks/bench_index.py`)\n\n" + "\n".join(lines)
+    print(text)
+    write_section("bench_index", text)
+
+
+if __name__ == "__main__":
+    main()
