@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -49,6 +50,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except Exception as exc:  # a bug: say so in one line; --debug shows where
+        if debug:
+            traceback.print_exc()
+        print(
+            f"codefind: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
 
 
 def _dispatch(argv: list[str]) -> int:
@@ -192,6 +201,14 @@ def _run_index(workspace: Workspace, *, wait: bool) -> IndexReport:
         who = f"process {pid}" if pid else "another process"
         print(f"codefind: waiting for {who}, which is updating this index…", file=sys.stderr)
 
+    def interrupt(signum: int, frame: object) -> None:
+        # The first Ctrl-C lets the current batch finish and be saved; a second one aborts.
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        progress.clear()
+        print("codefind: stopping after the current batch (Ctrl-C again to stop now)…", file=sys.stderr)
+
     indexer = workspace.indexer(
         on_progress=progress,
         cancel=cancel,
@@ -199,11 +216,13 @@ def _run_index(workspace: Workspace, *, wait: bool) -> IndexReport:
         lock_wait_seconds=3600.0 if wait else 0.0,
         on_lock_wait=waiting,
     )
+    previous = signal.signal(signal.SIGINT, interrupt)
     try:
         return indexer.run()
     except KeyboardInterrupt:
         raise Interrupted("Interrupted; what was indexed so far is kept. Run again to finish.") from None
     finally:
+        signal.signal(signal.SIGINT, previous)
         progress.clear()
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -188,7 +187,7 @@ def load_eval_set(corpus: Path, queries: Path, name: str | None = None) -> EvalS
     Raises:
         ConfigError: A file is missing or a line is not the expected JSON.
     """
-    entries = tuple(_corpus_entry(row) for row in _jsonl(corpus))
+    entries = tuple(_corpus_entry(row, n) for n, row in enumerate(_jsonl(corpus)))
     ids = {e.id for e in entries}
     if len(ids) != len(entries):
         raise ConfigError(f"{corpus}: corpus ids must be unique.")
@@ -215,13 +214,20 @@ def _jsonl(path: Path) -> list[dict[str, object]]:
     return rows
 
 
-def _corpus_entry(row: Mapping[str, object]) -> CorpusEntry:
+def _corpus_entry(row: Mapping[str, object], number: int) -> CorpusEntry:
+    """One snippet; without a ``path`` it gets a neutral file name.
+
+    The product embeds each chunk with its path as context. A snippet's id as its file name
+    (``odex-en-17.py``) would put the same meaningless words into every corpus text, which
+    measured 0.05 MRR@10 worse on odex_en than a neutral ``snippet_17.py``; real repositories
+    have paths that mean something, so the neutral name is the fair stand-in.
+    """
     try:
         cid, code = str(row["id"]), str(row["code"])
     except KeyError as exc:
         raise ConfigError(f"Corpus line without {exc.args[0]!r}: {str(row)[:80]}") from None
     language = str(row.get("language") or "python").lower()
-    path = str(row.get("path") or "") or f"{_safe_name(cid)}{_EXTENSIONS.get(language, '.txt')}"
+    path = str(row.get("path") or "") or f"snippet_{number}{_EXTENSIONS.get(language, '.txt')}"
     return CorpusEntry(cid, code, language, path)
 
 

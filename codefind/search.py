@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from codefind.embeddings.base import Embedder, Reranker, Vectors, truncate
-from codefind.fusion import Candidate, fuse
+from codefind.fusion import LEXICAL_WEIGHT, Candidate, fuse
 from codefind.lexical import identifier_key, name_in_query, query_tokens
 from codefind.models import Hit, SearchMode
 from codefind.pathfilter import PathFilter
@@ -83,8 +83,10 @@ class SearchService:
         *,
         reranker: Reranker | None = None,
         translate: bool = True,
+        lexical_weight: float = LEXICAL_WEIGHT,
     ) -> None:
         self.store = store
+        self.lexical_weight = lexical_weight
         self.embedder = embedder
         self.dim = dim
         self.reranker = reranker
@@ -130,7 +132,7 @@ class SearchService:
             name = name_in_query(query)
             if name is not None:
                 candidates = self._mark_name_matches(candidates, name)
-            ranked = fuse(candidates, mode=mode)
+            ranked = fuse(candidates, mode=mode, lexical_weight=self.lexical_weight)
             hits = self._hydrate(
                 ranked, limit, rerank=rerank and self.reranker is not None, query=query
             )

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import sysconfig
 from pathlib import Path
 
 import pytest
 
+from tests.cliutil import codefind
 from tests.gitutil import make_repo
 
 # Real code to search: a few hundred kilobytes of the standard library, with their docstrings.
 STDLIB_PACKAGES = ("json", "csv.py", "http/client.py", "urllib", "gzip.py", "shutil.py", "textwrap.py", "heapq.py")
-
-
-def codefind(*args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("codefind", path=str(Path(sys.executable).parent)) or "codefind"
-    result = subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, env=env or os.environ.copy(), timeout=900)
-    if check and result.returncode != 0:
-        raise AssertionError(f"codefind {args} failed ({result.returncode}): {result.stderr}")
-    return result
 
 
 @pytest.fixture(scope="module")

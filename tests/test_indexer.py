@@ -129,6 +129,7 @@ def test_vector_index_matches_state_after_runs(repo: Path) -> None:
     status = workspace.status()
     assert status.in_sync and status.vectors == status.chunks
     keys, rows = vectors.vectors(store.state.chunk_ids()[:3])
+    assert len(keys) == 3
     assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-2)
 
 
