@@ -203,7 +203,7 @@ def test_damaged_state_database_is_rebuilt_without_embedding(
     state.write_bytes(b"" if damage == "zero" else os.urandom(8192))
     searched = codefind("search", "parse item", "--no-update", cwd=repo, env=env)
     assert "Traceback" not in searched.stderr
-    assert damage == "zero" or searched.returncode == 2 and "codefind index" in searched.stderr
+    assert damage == "zero" or (searched.returncode == 2 and "codefind index" in searched.stderr)
     result = codefind("index", "--json", cwd=repo, env=env)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
