@@ -254,6 +254,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     result = service.search(
         args.query, limit=settings.limit, mode=settings.mode, filters=filters, rerank=settings.rerank
     )
+    for warning in result.warnings:
+        print(f"codefind: {warning}", file=sys.stderr)
     if settings.debug:
         _print_debug(result)
     fmt = args.format or ("text" if sys.stdout.isatty() else "grep")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from codefind.embeddings.base import Embedder, Reranker, Vectors, truncate
+from codefind.errors import IndexStoreError
 from codefind.fusion import LEXICAL_WEIGHT, Candidate, fuse
 from codefind.lexical import identifier_key, name_in_query, query_tokens
 from codefind.models import Hit, SearchMode
@@ -61,6 +62,8 @@ class SearchResult:
     semantic: bool
     """Whether semantic hits are in the list (false while no vectors exist, or lexical mode)."""
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    """Problems that degraded this search (e.g. a damaged vector index: lexical hits only)."""
 
     @property
     def elapsed_ms(self) -> float:
@@ -117,6 +120,7 @@ class SearchService:
         """
         started = time.perf_counter()
         timings: dict[str, float] = {}
+        warnings: list[str] = []
         translation = self._translate(query)
         if not query.strip() or limit <= 0:
             return SearchResult(query, mode, (), translation, False, {"total": 0.0})
@@ -126,7 +130,9 @@ class SearchService:
                 [] if mode == "semantic" else self._lexical(query, translation, allowed, timings)
             )
             semantic, qvec = (
-                ([], None) if mode == "lexical" else self._semantic(translation, allowed, timings)
+                ([], None)
+                if mode == "lexical"
+                else self._semantic(translation, allowed, timings, warnings)
             )
             candidates = self._candidates(lexical, semantic, qvec)
             name = name_in_query(query)
@@ -137,7 +143,11 @@ class SearchService:
                 ranked, limit, rerank=rerank and self.reranker is not None, query=query
             )
         timings["total"] = (time.perf_counter() - started) * 1000
-        return SearchResult(query, mode, tuple(hits), translation, bool(semantic), timings)
+        if translation.warning:
+            warnings.append(translation.warning)
+        return SearchResult(
+            query, mode, tuple(hits), translation, bool(semantic), timings, tuple(warnings)
+        )
 
     # --- stages ----------------------------------------------------------------------------
 
@@ -172,11 +182,21 @@ class SearchService:
         return found
 
     def _semantic(
-        self, translation: Translation, allowed: list[int] | None, timings: dict[str, float]
+        self,
+        translation: Translation,
+        allowed: list[int] | None,
+        timings: dict[str, float],
+        warnings: list[str],
     ) -> tuple[list[tuple[int, float]], Vectors | None]:
         if self.embedder is None:
             return [], None
-        index = self.store.vector_index(self.embedder.model_id, self.dim)
+        try:
+            index = self.store.vector_index(self.embedder.model_id, self.dim)
+        except IndexStoreError as exc:
+            warnings.append(
+                f"{exc.message} Showing lexical hits only; `codefind index` rebuilds it."
+            )
+            return [], None
         if index.count == 0:
             return [], None
         started = time.perf_counter()
@@ -300,7 +320,9 @@ def _exact_top(
     return [(int(keys[i]), float(sims[i])) for i in top]
 
 
-def _overlaps(taken: dict[str, list[tuple[int, int]]], stored: StoredChunk, named: set[tuple[str, str]]) -> bool:
+def _overlaps(
+    taken: dict[str, list[tuple[int, int]]], stored: StoredChunk, named: set[tuple[str, str]]
+) -> bool:
     """Whether a better hit already covers this chunk's lines or its definition.
 
     A long definition is cut into several windows; they all carry its name, and one hit per

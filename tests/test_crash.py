@@ -253,3 +253,15 @@ def test_two_index_runs_at_once_one_waits(git_repo, server: SGLangServer) -> Non
     assert "waiting for process" in err2
     assert json.loads(out2)["embedded"] == 0, "the second run found everything done"
     assert json.loads(out1)["embedded"] == 120
+
+
+def test_search_with_a_truncated_vector_file_falls_back_to_lexical(git_repo, server: SGLangServer) -> None:  # type: ignore[no-untyped-def]
+    repo = git_repo(many_functions(5))
+    env = env_for(server)
+    codefind("index", cwd=repo, env=env, check=True)
+    data = next((repo / ".git" / "codefind" / "vectors").glob("*.usearch"))
+    data.write_bytes(data.read_bytes()[:100])
+    result = codefind("search", "parse item", "--json", "--no-update", cwd=repo, env=env)
+    assert result.returncode == 0 and "lexical hits only" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert_whole_results(repo, env)
