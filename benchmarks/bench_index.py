@@ -31,12 +31,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._results import machine_info, stamp, write_section  # noqa: E402
-from codefind.config import Settings  # noqa: E402
-from codefind.evaluation import percentile  # noqa: E402
-from codefind.lexical import query_tokens  # noqa: E402
-from codefind.mining import mine_pairs  # noqa: E402
-from codefind.workspace import Workspace  # noqa: E402
+from benchmarks._results import machine_info, stamp, write_section
+from codefind.config import Settings
+from codefind.evaluation import percentile
+from codefind.lexical import query_tokens
+from codefind.mining import mine_pairs
+from codefind.workspace import Workspace
 
 WORK = ROOT / "benchmarks" / ".work"
 SKIP_DIRS = {"site-packages", "__pycache__"}

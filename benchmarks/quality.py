@@ -28,10 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._results import machine_info, stamp, write_section  # noqa: E402
-from codefind.config import Settings, load_settings  # noqa: E402
-from codefind.evaluation import EvalReport, EvalSet, evaluate, load_eval_set, mined_eval_set  # noqa: E402
-from codefind.repo import Repository  # noqa: E402
+from benchmarks._results import machine_info, stamp, write_section
+from codefind.config import Settings, load_settings
+from codefind.evaluation import EvalReport, EvalSet, evaluate, load_eval_set, mined_eval_set
+from codefind.repo import Repository
 
 WORK = ROOT / "benchmarks" / ".work" / "quality"
 EVAL_DIR = ROOT.parent / "shared" / "eval"

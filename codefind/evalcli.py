@@ -13,7 +13,14 @@ from pathlib import Path
 
 from codefind.config import Settings
 from codefind.errors import ConfigError
-from codefind.evaluation import EvalReport, EvalSet, evaluate, load_eval_set, mined_eval_set, write_outcomes
+from codefind.evaluation import (
+    EvalReport,
+    EvalSet,
+    evaluate,
+    load_eval_set,
+    mined_eval_set,
+    write_outcomes,
+)
 from codefind.render import ProgressLine, ask_yes_no
 from codefind.repo import Repository
 
