@@ -60,6 +60,10 @@ class SGLangSettings:
     rerank_url: str | None = None
     """A second SGLang server that serves a Qwen3-Reranker (one server serves one model)."""
     rerank_model: str = "Qwen/Qwen3-Reranker-4B"
+    attempts: int = 5
+    """Tries per request before giving up (429, 5xx, timeouts); 1 = no retry."""
+    retry_delay: float = 0.5
+    """First backoff between tries, in seconds; it doubles on each retry."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,10 @@ class VoyageSettings:
     rerank_model: str = DEFAULT_VOYAGE_RERANK_MODEL
     price_per_million_tokens: Mapping[str, float] = field(default_factory=dict)
     """Overrides of the built-in price table, model -> USD per million tokens."""
+    attempts: int = 5
+    """Tries per request before giving up (429, 5xx, timeouts); 1 = no retry."""
+    retry_delay: float = 0.5
+    """First backoff between tries, in seconds; it doubles on each retry."""
 
 
 @dataclass(frozen=True)
@@ -268,8 +276,21 @@ def _build(data: Mapping[str, Any]) -> Settings:
         max_file_bytes=_as_int("max_file_bytes", settings.max_file_bytes),
         index_dir=Path(settings.index_dir).expanduser() if settings.index_dir else None,
         local=replace(settings.local, threads=_as_int("local.threads", settings.local.threads)),
+        sglang=replace(settings.sglang, **_retry_fields("sglang", settings.sglang)),
+        voyage=replace(settings.voyage, **_retry_fields("voyage", settings.voyage)),
     )
     return settings.with_model(str(model)) if model else settings
+
+
+def _retry_fields(name: str, section: SGLangSettings | VoyageSettings) -> dict[str, Any]:
+    attempts = _as_int(f"{name}.attempts", section.attempts)
+    try:
+        delay = float(section.retry_delay)
+    except (TypeError, ValueError):
+        raise ConfigError(f"Setting '{name}.retry_delay' must be a number of seconds.") from None
+    if attempts < 1 or delay < 0:
+        raise ConfigError(f"Settings '{name}.attempts' must be >= 1 and '{name}.retry_delay' >= 0.")
+    return {"attempts": attempts, "retry_delay": delay}
 
 
 def _section(data: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -311,10 +332,12 @@ def _holds_key(data: Mapping[str, Any]) -> bool:
 def _parse_scalar(value: str) -> Any:
     if value.lower() in ("true", "false"):
         return value.lower() == "true"
-    try:
-        return int(value)
-    except ValueError:
-        return value
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            continue
+    return value
 
 
 def _dump_toml(data: Mapping[str, Any]) -> str:

@@ -392,7 +392,7 @@ def evaluate(
             on_progress=on_index_progress, before_upload=workspace.upload_guard(ask)
         ).run()
         index_seconds = time.monotonic() - started
-        service = workspace.search_service(rerank=settings.rerank)
+        service = workspace.search_service(rerank=settings.rerank, strict=True)
         outcomes = run_queries(
             service, eval_set, source.id_of_path(),
             mode=settings.mode, rerank=settings.rerank, limit=limit, on_query=on_query,

@@ -15,13 +15,20 @@ name match is what a user typing ``load_config`` wants first.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from codefind.models import SearchMode
 
 LEXICAL_WEIGHT = 0.1
+FOREIGN_SCRIPT_LEXICAL_WEIGHT = 0.5
+"""For queries in a script the (English-only) model cannot read, e.g. Russian: measured on
+odex_ru, semantic alone 0.571, BM25 alone 0.664, fused at 0.1: 0.637, at 0.5: 0.695."""
 NAME_BOOST = 0.5
+
+# Letters of scripts other than Latin (Cyrillic, Greek, Arabic, Hebrew, Hangul, Thai, CJK...).
+_FOREIGN_LETTER = re.compile(r"[^\W\d_a-zA-Z\u00c0-\u024f]")
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,20 @@ def fuse(
         top = max((c.bm25 for c in pool if c.bm25 is not None), default=0.0)
         scored = [(c, _hybrid(c, top, lexical_weight)) for c in pool if c.cosine is not None]
     return sorted(((c, float(s)) for c, s in scored), key=_order)
+
+
+def lexical_weight_for(query: str, *, multilingual: bool, base: float = LEXICAL_WEIGHT) -> float:
+    """The BM25 weight for one query: higher when the model cannot read the query's script.
+
+    An English-only model embeds a Russian query (or an untranslated Chinese one) as noise,
+    while BM25 still matches the identifiers and numbers in it; so for such queries the
+    lexical side gets more say. Multilingual models (Qwen3, Voyage) keep the base weight.
+    """
+    if multilingual:
+        return base
+    letters = [ch for ch in query if ch.isalpha()]
+    foreign = sum(1 for ch in letters if _FOREIGN_LETTER.match(ch))
+    return FOREIGN_SCRIPT_LEXICAL_WEIGHT if letters and foreign / len(letters) > 0.5 else base
 
 
 def _hybrid(c: Candidate, top_bm25: float, weight: float) -> float:

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -320,28 +320,30 @@ def _run_batches(
     batches: Sequence[Sequence[bytes]],
     cancel: threading.Event,
 ) -> Iterator[tuple[Sequence[bytes], Vectors]]:
-    """Yield (hashes, vectors) per batch in order, at most ``max_concurrency`` in flight.
+    """Yield (hashes, vectors) per batch as batches finish, at most ``max_concurrency`` at once.
 
-    Stops submitting when ``cancel`` is set; batches already sent are still collected (and
-    so cached) before returning.
+    When ``cancel`` is set or a batch fails, nothing new is sent, but batches already in
+    flight are still collected (so they reach the cache) before the failure is raised.
     """
     workers = max(1, embedder.max_concurrency)
+    queue = deque(batches)
+    running: dict[Future[Vectors], Sequence[bytes]] = {}
+    error: BaseException | None = None
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codefind-embed") as pool:
-        pending: deque[tuple[Sequence[bytes], Future[Vectors]]] = deque()
-        queue = deque(batches)
-        while queue or pending:
-            while queue and len(pending) < workers and not cancel.is_set():
+        while queue or running:
+            while queue and len(running) < workers and error is None and not cancel.is_set():
                 keys = queue.popleft()
-                pending.append(
-                    (keys, pool.submit(embedder.embed_documents, [texts[k] for k in keys]))
-                )
-            if not pending:
-                return
-            keys, future = pending.popleft()
-            try:
-                result = future.result()
-            except BaseException:
-                for _, other in pending:
-                    other.cancel()
-                raise
-            yield keys, result
+                running[pool.submit(embedder.embed_documents, [texts[k] for k in keys])] = keys
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                keys = running.pop(future)
+                try:
+                    result = future.result()
+                except BaseException as exc:  # re-raised below, once the others are drained
+                    error = error or exc
+                    continue
+                yield keys, result
+    if error is not None:
+        raise error

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from codefind.embeddings.base import Embedder, Reranker, Vectors, truncate
-from codefind.errors import IndexStoreError
-from codefind.fusion import LEXICAL_WEIGHT, Candidate, fuse
+from codefind.errors import BackendError, IndexStoreError
+from codefind.fusion import LEXICAL_WEIGHT, Candidate, fuse, lexical_weight_for
 from codefind.lexical import identifier_key, name_in_query, query_tokens
 from codefind.models import Hit, SearchMode
 from codefind.pathfilter import PathFilter
-from codefind.store import Store, StoredChunk
+from codefind.store import Store, StoredChunk, VectorIndex
 from codefind.translation import Translation, translate_query
 
 CANDIDATES = 100
@@ -87,15 +87,19 @@ class SearchService:
         reranker: Reranker | None = None,
         translate: bool = True,
         lexical_weight: float = LEXICAL_WEIGHT,
+        strict: bool = False,
     ) -> None:
         self.store = store
         self.lexical_weight = lexical_weight
+        self.strict = strict
+        """Raise backend errors instead of falling back to lexical hits (eval must not mix)."""
         self.embedder = embedder
         self.dim = dim
         self.reranker = reranker
         self.translate = translate
         self._lock = threading.Lock()
         self._query_vectors: OrderedDict[str, Vectors] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def search(
         self,
@@ -124,21 +128,27 @@ class SearchService:
         translation = self._translate(query)
         if not query.strip() or limit <= 0:
             return SearchResult(query, mode, (), translation, False, {"total": 0.0})
+        # The query is embedded outside the lock: a slow model must not hold up a lexical
+        # search that another thread (the app's instant stage) runs meanwhile.
+        index, qvec = (
+            (None, None) if mode == "lexical" else self._query(translation, timings, warnings)
+        )
         with self._lock:
             allowed = self._allowed_ids(filters)
             lexical = (
                 [] if mode == "semantic" else self._lexical(query, translation, allowed, timings)
             )
-            semantic, qvec = (
-                ([], None)
-                if mode == "lexical"
-                else self._semantic(translation, allowed, timings, warnings)
+            semantic = (
+                [] if index is None or qvec is None else self._ann(index, qvec, allowed, timings)
             )
-            candidates = self._candidates(lexical, semantic, qvec)
+            candidates = self._candidates(lexical, semantic, qvec if semantic else None)
             name = name_in_query(query)
             if name is not None:
                 candidates = self._mark_name_matches(candidates, name)
-            ranked = fuse(candidates, mode=mode, lexical_weight=self.lexical_weight)
+            weight = lexical_weight_for(
+                translation.text, multilingual=self._multilingual, base=self.lexical_weight
+            )
+            ranked = fuse(candidates, mode=mode, lexical_weight=weight)
             hits = self._hydrate(
                 ranked, limit, rerank=rerank and self.reranker is not None, query=query
             )
@@ -181,27 +191,39 @@ class SearchService:
         timings["lexical"] = (time.perf_counter() - started) * 1000
         return found
 
-    def _semantic(
-        self,
-        translation: Translation,
-        allowed: list[int] | None,
-        timings: dict[str, float],
-        warnings: list[str],
-    ) -> tuple[list[tuple[int, float]], Vectors | None]:
+    def _query(
+        self, translation: Translation, timings: dict[str, float], warnings: list[str]
+    ) -> tuple[VectorIndex | None, Vectors | None]:
+        """The vector index and the query vector, or ``None``s when semantic search is off."""
         if self.embedder is None:
-            return [], None
+            return None, None
         try:
             index = self.store.vector_index(self.embedder.model_id, self.dim)
         except IndexStoreError as exc:
             warnings.append(
                 f"{exc.message} Showing lexical hits only; `codefind index` rebuilds it."
             )
-            return [], None
+            return None, None
         if index.count == 0:
-            return [], None
+            return None, None
         started = time.perf_counter()
-        qvec = self.query_vector(self._semantic_text(translation))
+        try:
+            qvec = self.query_vector(self._semantic_text(translation))
+        except BackendError as exc:
+            if self.strict:
+                raise
+            warnings.append(f"{exc.message} Showing lexical hits only.")
+            return None, None
         timings["embed"] = (time.perf_counter() - started) * 1000
+        return index, qvec
+
+    def _ann(
+        self,
+        index: VectorIndex,
+        qvec: Vectors,
+        allowed: list[int] | None,
+        timings: dict[str, float],
+    ) -> list[tuple[int, float]]:
         started = time.perf_counter()
         if allowed is None:
             keys, sims = index.search(qvec, CANDIDATES)
@@ -209,26 +231,32 @@ class SearchService:
         else:
             found = _exact_top(index.vectors(allowed), qvec, CANDIDATES)
         timings["ann"] = (time.perf_counter() - started) * 1000
-        return found, qvec
+        return found
+
+    @property
+    def _multilingual(self) -> bool:
+        return self.embedder is not None and self.embedder.multilingual
 
     def _semantic_text(self, translation: Translation) -> str:
         """Multilingual models get the query as typed; the built-in one gets the English."""
-        multilingual = bool(
-            self.embedder is not None and getattr(self.embedder, "multilingual", False)
-        )
-        return translation.original if multilingual else translation.text
+        return translation.original if self._multilingual else translation.text
 
     def query_vector(self, text: str) -> Vectors:
-        """The query's vector at the index dimension (a small LRU cache: typing repeats)."""
-        cached = self._query_vectors.get(text)
-        if cached is not None:
-            self._query_vectors.move_to_end(text)
-            return cached
+        """The query's vector at the index dimension (a small LRU cache: typing repeats).
+
+        Safe from several threads; the model runs outside the cache's lock.
+        """
+        with self._cache_lock:
+            cached = self._query_vectors.get(text)
+            if cached is not None:
+                self._query_vectors.move_to_end(text)
+                return cached
         assert self.embedder is not None
         vector = truncate(self.embedder.embed_query(text), self.dim)
-        self._query_vectors[text] = vector
-        if len(self._query_vectors) > 256:
-            self._query_vectors.popitem(last=False)
+        with self._cache_lock:
+            self._query_vectors[text] = vector
+            if len(self._query_vectors) > 256:
+                self._query_vectors.popitem(last=False)
         return vector
 
     def _candidates(

@@ -133,10 +133,12 @@ class Workspace:
 
         return guard
 
-    def search_service(self, *, rerank: bool = False) -> SearchService:
-        """A search service over this workspace's index."""
+    def search_service(self, *, rerank: bool = False, strict: bool = False) -> SearchService:
+        """A search service over this workspace's index (see ``SearchService`` for ``strict``)."""
         reranker: Reranker | None = create_reranker(self.settings) if rerank else None
-        return SearchService(self.store(), self.embedder, self.dim, reranker=reranker)
+        return SearchService(
+            self.store(), self.embedder, self.dim, reranker=reranker, strict=strict
+        )
 
     def status(self) -> IndexStatus:
         """Counts of what is indexed now (cheap: no model is loaded)."""

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from codefind.fusion import NAME_BOOST, Candidate, fuse, rrf
+from codefind.fusion import (
+    FOREIGN_SCRIPT_LEXICAL_WEIGHT,
+    LEXICAL_WEIGHT,
+    NAME_BOOST,
+    Candidate,
+    fuse,
+    lexical_weight_for,
+    rrf,
+)
 
 
 def ids(ranked: list[tuple[Candidate, float]]) -> list[int]:
@@ -47,3 +55,13 @@ def test_exact_name_match_wins() -> None:
 
 def test_rrf_for_reference() -> None:
     assert [cid for cid, _ in rrf([[1, 2, 3], [2, 3]])] == [2, 3, 1]
+
+
+def test_queries_in_a_script_the_model_cannot_read_lean_on_bm25() -> None:
+    assert lexical_weight_for("sort a list by key", multilingual=False) == LEXICAL_WEIGHT
+    assert lexical_weight_for("ordenar una lista por clave", multilingual=False) == LEXICAL_WEIGHT
+    russian = "отсортировать список `a` по ключу"
+    assert lexical_weight_for(russian, multilingual=False) == FOREIGN_SCRIPT_LEXICAL_WEIGHT
+    assert lexical_weight_for(russian, multilingual=True) == LEXICAL_WEIGHT
+    assert lexical_weight_for("读取文件", multilingual=False) == FOREIGN_SCRIPT_LEXICAL_WEIGHT
+    assert lexical_weight_for("123 456", multilingual=False) == LEXICAL_WEIGHT

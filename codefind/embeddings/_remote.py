@@ -21,9 +21,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from codefind.errors import BackendError
+
+if TYPE_CHECKING:
+    from codefind.config import SGLangSettings, VoyageSettings
 
 T = TypeVar("T")
 
@@ -136,6 +139,15 @@ class RetryPolicy:
         """The delay before retry number ``retry`` (1-based), with jitter in [50%, 100%]."""
         delay = min(self.max_delay, self.base_delay * 2.0 ** (retry - 1))
         return delay * random.uniform(0.5, 1.0)
+
+
+def retry_policy(section: SGLangSettings | VoyageSettings) -> RetryPolicy:
+    """The retry policy a user configured for a backend (``attempts``, ``retry_delay``)."""
+    return RetryPolicy(
+        attempts=section.attempts,
+        connect_attempts=min(section.attempts, RetryPolicy.connect_attempts),
+        base_delay=section.retry_delay,
+    )
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from codefind.embeddings._remote import (
     estimate_tokens,
     parse_retry_after,
     plan_batches,
+    retry_policy,
     scrub,
     shorten,
 )
@@ -100,7 +101,7 @@ def format_query(instruction: str, query: str) -> str:
 
 def create(settings: Settings) -> SGLangEmbedder:
     """The embedder for ``settings.sglang`` (nothing is contacted yet)."""
-    return SGLangEmbedder(settings.sglang)
+    return SGLangEmbedder(settings.sglang, retry=retry_policy(settings.sglang))
 
 
 def create_reranker(settings: Settings) -> SGLangReranker:
@@ -116,7 +117,7 @@ def create_reranker(settings: Settings) -> SGLangReranker:
             "and with --chat-template examples/chat_template/qwen3_reranker.jinja, then set "
             "CODEFIND_SGLANG_RERANK_URL (or `codefind config set sglang.rerank_url URL`)."
         )
-    return SGLangReranker(settings.sglang)
+    return SGLangReranker(settings.sglang, retry=retry_policy(settings.sglang))
 
 
 @dataclass(frozen=True)

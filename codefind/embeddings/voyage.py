@@ -40,6 +40,7 @@ from codefind.embeddings._remote import (
     estimate_tokens,
     parse_retry_after,
     plan_batches,
+    retry_policy,
     scrub,
     shorten,
 )
@@ -130,12 +131,12 @@ def estimate_cost(
 
 def create(settings: Settings) -> VoyageEmbedder:
     """The embedder for ``settings.voyage`` (nothing is contacted, no key needed yet)."""
-    return VoyageEmbedder(settings.voyage)
+    return VoyageEmbedder(settings.voyage, retry=retry_policy(settings.voyage))
 
 
 def create_reranker(settings: Settings) -> VoyageReranker:
     """Voyage's reranker (``settings.voyage.rerank_model``, rerank-2.5 by default)."""
-    return VoyageReranker(settings.voyage)
+    return VoyageReranker(settings.voyage, retry=retry_policy(settings.voyage))
 
 
 def _spec(model: str) -> VoyageModel:

@@ -1,0 +1,327 @@
+"""The codefind app: owns the session (workspace), runs the background work, installs screens.
+
+Kept small on purpose: searching, previewing and the editor live in ``SearchScreen``, the
+settings form in ``SettingsScreen``. What lives here is what outlives a screen:
+
+- opening the workspace *after* the first frame (importing numpy, SQLite and USearch takes
+  longer than the whole first-frame budget), then warming the model up in the background;
+- the indexing run (a thread worker; Ctrl-C or Esc stops it at the next batch and what was
+  done is kept);
+- swapping the session when settings are applied;
+- asking for consent before code goes to a remote backend (the indexer's thread waits on a
+  dialog).
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from codefind.errors import CodefindError, Interrupted
+from codefind.tui.messages import (
+    BackendFailed,
+    IndexCounted,
+    IndexFinished,
+    IndexProgressed,
+    IndexStopped,
+    SessionFailed,
+    SessionOpened,
+)
+from codefind.tui.screens.search import SearchScreen
+from codefind.tui.widgets.index_progress import describe_progress
+
+if TYPE_CHECKING:  # dialogs are imported when first opened: start-up time is a feature
+    from codefind.config import Settings
+    from codefind.indexer import IndexProgress
+    from codefind.tui.screens.settings import SettingsApplied
+    from codefind.tui.session import Session
+
+PROGRESS_INTERVAL = 0.1
+"""Seconds between progress messages from the indexing thread (phase changes always go)."""
+QUIT_GRACE = 5.0
+"""Seconds quitting waits for an indexing run to save what it has."""
+GC_CHECK_SECONDS = 0.2
+GC_IDLE_SECONDS = 0.3
+"""A full garbage collection runs once the user has not typed or moved for this long."""
+GC_FORCE_AFTER = 50
+"""...or after this many middle-generation collections, whatever the user is doing."""
+
+
+class CodefindApp(App[int]):
+    """Find code by meaning in one repository."""
+
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
+    TITLE = "codefind"
+    COMMAND_PALETTE_BINDING = "f10"  # fzf habits want Ctrl-P for "up"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit",
+                tooltip="Quit codefind (an indexing run keeps what it has done)."),
+        Binding("ctrl+s,f2", "settings", "Settings", id="settings",
+                tooltip="Settings: backend, model, endpoint, dimension, mode."),
+        Binding("f1", "help", "Help", id="help", tooltip="This help."),
+    ]  # fmt: skip
+
+    def __init__(
+        self,
+        path: Path,
+        settings: Settings,
+        *,
+        show_timings: bool = True,
+        auto_index: bool = True,
+    ) -> None:
+        """Create the app for the repository containing ``path``.
+
+        Args:
+            path: Any folder inside the repository.
+            settings: The settings to start with.
+            show_timings: Show the last query's time (off for deterministic snapshots).
+            auto_index: Bring the index up to date on start (off for snapshot tests that
+                feed progress themselves).
+        """
+        super().__init__()
+        self.path = path
+        self.settings = settings
+        self.auto_index = auto_index
+        self.session: Session | None = None
+        self.search_screen = SearchScreen(settings, show_timings=show_timings)
+        self._quitting = False
+        self._last_progress = 0.0
+        self._last_phase = ""
+        self._embed_start: tuple[float, int] | None = None
+
+    def get_default_screen(self) -> SearchScreen:
+        """The search screen is the base screen (no blank default screen to build first)."""
+        return self.search_screen
+
+    def on_mount(self) -> None:
+        """Open the workspace once the first frame is on screen."""
+        self.call_after_refresh(self._open_session)
+
+    # --- opening ----------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="open")
+    def _open_session(self) -> None:
+        from codefind.tui.highlight import warm_up
+        from codefind.tui.session import Session
+
+        warm_up()  # the first preview should not pay for importing Pygments
+        try:
+            session = Session.open(self.path, self.settings)
+        except CodefindError as exc:
+            self.post_message(SessionFailed(exc.message, exc.exit_code))
+            return
+        self.post_message(SessionOpened(session))
+
+    @on(SessionFailed)
+    def _session_failed(self, message: SessionFailed) -> None:
+        self.exit(return_code=message.exit_code, message=f"codefind: {message.message}")
+
+    @on(SessionOpened)
+    def _session_opened(self, message: SessionOpened) -> None:
+        self._tune_garbage_collector()
+        self.use_session(message.session)
+
+    def _tune_garbage_collector(self) -> None:
+        """Keep full garbage collections out of the way of typing.
+
+        Measured (benchmarks/bench_app.py): Textual's strips form reference cycles, so
+        every repaint leaves cyclic garbage, and Python's automatic full collections ran
+        every few seconds while typing, each pausing the app for 30-140 ms on two cores.
+        Instead: what was loaded at start (Textual, numpy, the index) is frozen out of
+        the collector's sight, automatic full collections are switched off, and one runs
+        when the user has paused (or, as a safety valve, after many young collections).
+        Young collections stay automatic; they take a millisecond or two.
+        """
+        gc.freeze()
+        young, middle, _ = gc.get_threshold()
+        gc.set_threshold(young, middle, 1_000_000)
+        self.set_interval(GC_CHECK_SECONDS, self._collect_when_idle)
+
+    def _collect_when_idle(self) -> None:
+        idle = time.monotonic() - self.search_screen.last_activity > GC_IDLE_SECONDS
+        if gc.get_count()[2] and (idle or gc.get_count()[2] > GC_FORCE_AFTER):
+            gc.collect()
+
+    def use_session(self, session: Session) -> None:
+        """Search, warm up and index ``session``; a previous session is stopped and closed."""
+        old, self.session = self.session, session
+        self.settings = session.settings
+        if old is not None:
+            old.cancel_indexing()
+            self._close_later(old)
+        self.search_screen.attach_session(session, session.dim)
+        self._count(session)
+        self._warm_up(session)
+        if self.auto_index:
+            self._index(session, old)
+
+    @work(thread=True, exit_on_error=False, group="close")
+    def _close_later(self, session: Session) -> None:
+        session.close()
+
+    @work(thread=True, exit_on_error=False, group="warm-up", exclusive=True)
+    def _warm_up(self, session: Session) -> None:
+        try:
+            session.warm_up()
+        except CodefindError as exc:
+            self.post_message(BackendFailed(session, exc.message))
+        except Exception as exc:  # a backend bug must not take the app down
+            self.post_message(BackendFailed(session, f"{type(exc).__name__}: {exc}"))
+
+    @on(BackendFailed)
+    def _backend_failed(self, message: BackendFailed) -> None:
+        if message.session is self.session:
+            self.search_screen.backend_failed(message.message)
+
+    @work(thread=True, exit_on_error=False, group="counts")
+    def _count(self, session: Session) -> None:
+        try:
+            status = session.status()
+        except Exception:  # counts are decoration; the index run reports real problems
+            return
+        self.post_message(IndexCounted(session, status.files, status.chunks))
+
+    @on(IndexCounted)
+    def _counted(self, message: IndexCounted) -> None:
+        if message.session is self.session:
+            self.search_screen.index_counts(message.files, message.chunks)
+
+    # --- indexing ---------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="index")
+    def _index(self, session: Session, previous: Session | None) -> None:
+        if previous is not None:  # it holds the index's write lock until it has saved
+            previous.wait_for_indexing(timeout=60.0)
+        self._embed_start = None
+        try:
+            report = session.index(
+                lambda progress: self._progress_from_thread(session, progress),
+                self._ask_from_thread,
+            )
+        except CodefindError as exc:
+            interrupted = isinstance(exc, Interrupted)
+            self.post_message(IndexStopped(session, exc.message, exc.title, interrupted))
+        except Exception as exc:  # a bug must not take the app down: say what happened
+            message = f"{type(exc).__name__}: {exc}"
+            self.post_message(IndexStopped(session, message, "Indexing failed"))
+        else:
+            self.post_message(IndexFinished(session, report))
+
+    def _progress_from_thread(self, session: Session, progress: IndexProgress) -> None:
+        now = time.monotonic()
+        if progress.phase == self._last_phase and now - self._last_progress < PROGRESS_INTERVAL:
+            return
+        self._last_phase, self._last_progress = progress.phase, now
+        self.post_message(IndexProgressed(session, progress))
+
+    def _ask_from_thread(self, question: str) -> bool:
+        """Ask ``question`` in a dialog and wait for the answer (called by the indexer)."""
+        answered = threading.Event()
+        answer: list[bool] = []
+
+        def done(result: bool | None) -> None:
+            answer.append(bool(result))
+            answered.set()
+
+        from codefind.tui.screens.confirm import ConfirmScreen
+
+        self.call_from_thread(self.push_screen, ConfirmScreen(question), done)
+        while not answered.wait(0.2):
+            if self._quitting or not self.is_running:
+                return False
+        return answer[0]
+
+    @on(IndexProgressed)
+    def _index_progressed(self, message: IndexProgressed) -> None:
+        progress = message.progress
+        if message.session is not self.session or progress.phase in ("walk", "done"):
+            return
+        if progress.phase == "embed" and self._embed_start is None:
+            self._embed_start = (progress.elapsed, progress.done)
+        self.search_screen.index_progress(describe_progress(progress, self._embed_start))
+        if progress.phase == "chunk":
+            self._count(message.session)
+
+    @on(IndexFinished)
+    def _index_finished(self, message: IndexFinished) -> None:
+        if self._quitting:
+            self.exit(0)
+            return
+        if message.session is not self.session:
+            return
+        report = message.report
+        self.search_screen.index_progress(None)
+        self.search_screen.index_counts(report.files, report.chunks)
+        if report.embedded or report.removed or report.reused:
+            self.search_screen.search_now()
+        for note in report.notes:
+            self.notify(note, title="Index", timeout=6)
+
+    @on(IndexStopped)
+    def _index_stopped(self, message: IndexStopped) -> None:
+        if self._quitting:
+            self.exit(0)
+            return
+        if message.session is not self.session:
+            return
+        self.search_screen.index_progress(None)
+        self._count(message.session)
+        self.notify(
+            message.message,
+            title=message.title,
+            severity="warning" if message.interrupted else "error",
+            timeout=10,
+        )
+
+    # --- actions --------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """Quit; a running indexing run first saves what it has (bounded by QUIT_GRACE)."""
+        indexing = any(w.group == "index" and w.is_running for w in self.workers)
+        if self.session is not None and indexing and not self._quitting:
+            self._quitting = True
+            self.session.cancel_indexing()
+            self.notify("Stopping indexing; what was done is kept…", timeout=QUIT_GRACE)
+            self.set_timer(QUIT_GRACE, lambda: self.exit(0))
+            return
+        self.exit(0)
+
+    def action_settings(self) -> None:
+        """Open the settings dialog."""
+        from codefind.tui.screens.settings import SettingsScreen
+
+        if isinstance(self.screen, SettingsScreen):
+            return
+        root = self.session.root if self.session else self.path
+        self.push_screen(
+            SettingsScreen(self.settings, root, self.search_screen.mode), self._settings_closed
+        )
+
+    def _settings_closed(self, applied: SettingsApplied | None) -> None:
+        if applied is None:
+            return
+        if applied.session is not None:
+            self.use_session(applied.session)
+        else:
+            self.settings = applied.settings
+        self.search_screen.set_mode(applied.settings.mode)
+
+    def action_help(self) -> None:
+        """Show the keys."""
+        from codefind.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def on_unmount(self) -> None:
+        """Stop indexing so the process can exit (the indexer saves what it has)."""
+        if self.session is not None:
+            self.session.cancel_indexing()

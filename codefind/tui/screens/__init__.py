@@ -1,0 +1,1 @@
+"""The app's screens: the finder itself and its dialogs (settings, help, consent)."""

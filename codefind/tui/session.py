@@ -1,0 +1,178 @@
+"""The app's handle on the service layer: one workspace, its searches, its indexing run.
+
+Why a class between the app and ``Workspace``: the app calls the service layer from worker
+threads, and a few rules about *how* it calls it belong together and are easier to test
+without Textual:
+
+- One ``SearchService``, called from worker threads: it embeds a query outside its lock,
+  so a slow query embedding (a model loading, a remote server answering) never holds up
+  the instant lexical results of the next keystroke.
+- One indexing run at a time, with a cancel event that quitting sets (the indexer stops at
+  the next batch, saves what it has and raises ``Interrupted``).
+- A slow embedder (a server across a network) gets a short pause before the semantic stage,
+  which the next keystroke cancels, so typing does not fire one request per letter; a fast
+  one (the built-in model) is asked at once. "Slow" is measured, not guessed from the backend.
+
+Nothing here imports Textual; the heavy service modules are imported by ``open`` only, so
+that the app can paint its first frame before numpy and the index libraries load.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from codefind.errors import Interrupted
+
+if TYPE_CHECKING:  # imported lazily by ``open``: they load numpy, SQLite and USearch
+    from codefind.config import Settings
+    from codefind.indexer import IndexProgress
+    from codefind.models import IndexReport, SearchMode
+    from codefind.search import SearchResult, SearchService
+    from codefind.workspace import IndexStatus, Workspace
+
+SLOW_EMBED_MS = 25.0
+"""A query embedding slower than this (median of recent ones) gets a pause before it."""
+MAX_SEMANTIC_DELAY = 0.15
+"""The longest pause before the semantic stage (typing cancels the wait)."""
+WARM_UP_QUERY = "find the function that parses the configuration file"
+
+
+class Session:
+    """A ``Workspace`` as the app uses it (thread-safe where the docstrings say so)."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self._search: SearchService | None = None
+        self._services_lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._indexing = threading.Lock()
+        self._closed = False
+        self._embed_ms: deque[float] = deque(maxlen=5)
+
+    @classmethod
+    def open(cls, path: Path, settings: Settings) -> Session:
+        """Open the repository containing ``path`` (imports the service layer).
+
+        Raises:
+            NotARepositoryError: ``path`` is not inside a git work tree.
+            RepoError: git is missing or refuses the repository.
+            ConfigError: The settings name an unknown model or an invalid dimension.
+        """
+        from codefind.workspace import Workspace
+
+        session = cls(Workspace.for_repository(path, settings))
+        session.dim  # noqa: B018 - checks the model and dimension now, not on the first search
+        return session
+
+    # --- what the status line shows -------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        """The settings this session was opened with."""
+        return self.workspace.settings
+
+    @property
+    def root(self) -> Path:
+        """The repository's top folder (hit paths are relative to it)."""
+        return self.workspace.root
+
+    @property
+    def dim(self) -> int:
+        """The index dimension."""
+        return self.workspace.dim
+
+    @property
+    def semantic_delay(self) -> float:
+        """Seconds to wait before embedding a query: 0 while embedding is fast."""
+        recent = sorted(self._embed_ms)
+        if not recent:
+            return 0.0
+        median = recent[len(recent) // 2]
+        return 0.0 if median < SLOW_EMBED_MS else min(MAX_SEMANTIC_DELAY, median / 1000)
+
+    def status(self) -> IndexStatus:
+        """Files, chunks and vectors in the index now (cheap; thread-safe)."""
+        return self.workspace.status()
+
+    # --- searching ------------------------------------------------------------------------
+
+    def search(self, query: str, *, mode: SearchMode, limit: int) -> SearchResult:
+        """Search the index as it is now (thread-safe; runs in a worker thread).
+
+        ``mode="lexical"`` never touches the embedder and never waits for a semantic search
+        that is running for an older query.
+
+        Raises:
+            BackendError: The backend failed to embed the query.
+        """
+        result = self._service().search(query, limit=limit, mode=mode)
+        if "embed" in result.timings_ms:
+            self._embed_ms.append(result.timings_ms["embed"])
+        return result
+
+    def warm_up(self) -> None:
+        """Load the model (or reach the server) before the user needs it.
+
+        Raises:
+            BackendError: The backend cannot be reached or refused the request.
+            ModelFilesError: The built-in model's files are missing or damaged.
+        """
+        self.workspace.embedder.embed_query(WARM_UP_QUERY)
+
+    def _service(self) -> SearchService:
+        with self._services_lock:
+            if self._search is None:
+                self._search = self.workspace.search_service()
+            return self._search
+
+    # --- indexing -------------------------------------------------------------------------
+
+    def index(
+        self,
+        on_progress: Callable[[IndexProgress], None],
+        ask: Callable[[str], bool] | None,
+    ) -> IndexReport:
+        """Bring the index up to date (runs in a worker thread).
+
+        Args:
+            on_progress: Called from this thread with each ``IndexProgress``.
+            ask: Shows the consent question for a remote backend and returns the answer
+                (``None``: nobody can be asked).
+
+        Raises:
+            IndexLockedError: Another process is indexing this checkout.
+            BackendError: The backend failed (what was embedded is kept).
+            ConsentError: The user declined sending code to a remote backend.
+            Interrupted: ``cancel_indexing`` was called (what was done is kept).
+        """
+        with self._indexing:
+            if self._closed:
+                raise Interrupted("The app is closing; indexing did not start.")
+            indexer = self.workspace.indexer(
+                on_progress=on_progress,
+                cancel=self._cancel,
+                before_upload=self.workspace.upload_guard(ask),
+            )
+            return indexer.run()
+
+    def cancel_indexing(self) -> None:
+        """Stop a running ``index`` at its next batch, and refuse to start another."""
+        self._closed = True
+        self._cancel.set()
+
+    def wait_for_indexing(self, timeout: float) -> bool:
+        """Wait until no ``index`` call runs; ``False`` if one still does after ``timeout``."""
+        if not self._indexing.acquire(timeout=timeout):
+            return False
+        self._indexing.release()
+        return True
+
+    def close(self) -> None:
+        """Stop indexing and release the store and the embedder."""
+        self.cancel_indexing()
+        self.wait_for_indexing(timeout=10.0)
+        self.workspace.close()

@@ -1,0 +1,255 @@
+"""The preview pane: the highlighted hit's file as it is on disk, its lines marked.
+
+A title row (path, line range, symbol) over a code view. The code view is a Line API widget
+that shows strips prepared by ``codefind.tui.highlight`` from a ~60-line window of the file,
+so the cost of a repaint does not depend on the file's length; it is a plain ``Widget``
+with its own scroll offset (not a ``ScrollView``), so a new preview never re-lays the
+screen out. Files are read through ``FileLines`` (an LRU checked against mtime and size), so a file
+edited in the editor shows its new text, and a deleted one says so instead of crashing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import OrderedDict
+from typing import ClassVar
+
+from rich.style import Style
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Static
+
+from codefind.models import Hit
+from codefind.tui.files import FileLines, PreviewUnavailable
+from codefind.tui.highlight import (
+    DARK_THEME,
+    LIGHT_THEME,
+    PreviewStyles,
+    highlight_window,
+    plain_lines,
+)
+
+DRAWN_WINDOWS = 12
+"""Highlighted windows kept for moving back and forth."""
+
+
+class CodeView(Widget, can_focus=False):
+    """Pre-rendered lines, cropped to the width (long lines are cut, never wrapped).
+
+    The mouse wheel scrolls it; a new preview starts at the top of its window.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "code-view--gutter",
+        "code-view--gutter-hit",
+        "code-view--hit",
+        "code-view--marker",
+        "code-view--message",
+    }
+
+    DEFAULT_CSS = """
+    CodeView {
+        height: 1fr;
+        background: $surface;
+        & > .code-view--gutter { color: $text-disabled; }
+        & > .code-view--gutter-hit { color: $text-accent; }
+        & > .code-view--hit { background: $accent 12%; }
+        & > .code-view--marker { color: $accent; }
+        & > .code-view--message { color: $text-muted; text-style: italic; }
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.strips: list[Strip] = []
+        self.top = 0
+        self._base: Style | None = None
+
+    def show(self, strips: list[Strip], *, top: int = 0) -> None:
+        """Show ``strips``, scrolled so that row ``top`` is the first visible one."""
+        self.strips = strips
+        self.top = top
+        self.refresh()
+
+    def scroll_lines(self, delta: int) -> None:
+        """Scroll by ``delta`` lines (within the window)."""
+        limit = max(0, len(self.strips) - self.content_size.height)
+        top = max(0, min(limit, self.top + delta))
+        if top != self.top:
+            self.top = top
+            self.refresh()
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        """Scroll down three lines."""
+        event.stop()
+        self.scroll_lines(3)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        """Scroll up three lines."""
+        event.stop()
+        self.scroll_lines(-3)
+
+    def notify_style_update(self) -> None:
+        """The theme or CSS changed: forget the cached base style."""
+        super().notify_style_update()
+        self._base = None
+
+    def styles_for_code(self) -> PreviewStyles:
+        """The colours of the current theme, as Rich styles."""
+        if self._base is None:
+            self._base = self.rich_style
+        base = self._base
+
+        def part(name: str) -> Style:
+            return self.get_component_rich_style(f"code-view--{name}", partial=True)
+
+        dark = self.app.current_theme.dark if self.is_attached else True
+        return PreviewStyles(
+            base=base,
+            gutter=part("gutter"),
+            gutter_hit=part("gutter-hit"),
+            hit=part("hit"),
+            marker=part("marker"),
+            theme=DARK_THEME if dark else LIGHT_THEME,
+        )
+
+    def message_style(self) -> Style:
+        """The style of a message shown instead of code."""
+        base = self.rich_style
+        return base + self.get_component_rich_style("code-view--message", partial=True)
+
+    def render_line(self, y: int) -> Strip:
+        """Row ``y`` of the visible area."""
+        width = self.content_size.width
+        if self._base is None:  # computing it walks the ancestors: once, not per line
+            self._base = self.rich_style
+        index = y + self.top
+        if index >= len(self.strips):
+            return Strip.blank(width, self._base)
+        return self.strips[index].crop_extend(0, width, self._base)
+
+
+class Preview(Vertical):
+    """The hit's file around the hit, with a title row.
+
+    Highlighted windows are kept in a small LRU (keyed by file, window, hit lines, file
+    stamp and theme), and the hits next to the cursor are highlighted ahead in a thread
+    (``prefetch``), so moving down the list mostly shows a window that is already drawn.
+    """
+
+    DEFAULT_CSS = """
+    Preview {
+        height: 1fr;
+        & > #preview-title {
+            height: 1;
+            width: 1fr;
+            padding: 0 1;
+            background: $panel;
+            color: $text;
+            text-style: bold;
+        }
+    }
+    """
+
+    def __init__(self, files: FileLines | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.files = files
+        self.hit: Hit | None = None
+        self._shown: tuple[str, int, int] | None = None
+        self._drawn: OrderedDict[tuple[object, ...], list[Strip]] = OrderedDict()
+        self._drawn_lock = threading.Lock()
+
+    def compose(self) -> ComposeResult:
+        """A title row over the code."""
+        yield Static("", id="preview-title", markup=False)
+        yield CodeView(id="preview-code")
+
+    def on_mount(self) -> None:
+        """Colours come from the theme: redraw when it changes."""
+        self.watch(self.app, "theme", lambda _theme: self.refresh_hit(), init=False)
+
+    @property
+    def code(self) -> CodeView:
+        """The code view."""
+        return self.query_one(CodeView)
+
+    @property
+    def title(self) -> Static:
+        """The title row."""
+        return self.query_one("#preview-title", Static)
+
+    def show(self, hit: Hit | None, *, force: bool = False) -> None:
+        """Show ``hit`` (``None``: clear). The same hit again is a no-op unless ``force``."""
+        key = (hit.path, hit.start_line, hit.end_line) if hit else None
+        if key == self._shown and not force:
+            return
+        self.hit, self._shown = hit, key
+        if hit is None:
+            self.title.update("", layout=False)
+            self.code.show([])
+            return
+        span = (
+            f"{hit.start_line}"
+            if hit.end_line == hit.start_line
+            else (f"{hit.start_line}-{hit.end_line}")
+        )
+        label = f"{hit.path}:{span}" + (f"  {hit.symbol}" if hit.symbol else "")
+        self.title.update(label, layout=False)
+        if self.files is None:
+            self.show_message(["The index is opening…"])
+            return
+        try:
+            strips = self._draw(self.files, hit, self.code.styles_for_code())
+        except PreviewUnavailable as exc:
+            self.show_message([str(exc), "", "The index will catch up on its next update."])
+            return
+        self.code.show(strips)
+
+    def _draw(self, files: FileLines, hit: Hit, styles: PreviewStyles) -> list[Strip]:
+        """The strips of ``hit``'s window, from the LRU or highlighted now (any thread).
+
+        Raises:
+            PreviewUnavailable: The file cannot be read, or is shorter than the hit now.
+        """
+        window = files.window(hit.path, hit.start_line, hit.end_line)
+        if hit.start_line > window.total_lines:
+            raise PreviewUnavailable(
+                f"{hit.path} is shorter now ({window.total_lines} lines) than when indexed."
+            )
+        key = (hit.path, window.first, hit.start_line, hit.end_line, window.stamp, styles)
+        with self._drawn_lock:
+            strips = self._drawn.get(key)
+            if strips is not None:
+                self._drawn.move_to_end(key)
+                return strips
+        strips = highlight_window(window, hit.language, (hit.start_line, hit.end_line), styles)
+        with self._drawn_lock:
+            self._drawn[key] = strips
+            while len(self._drawn) > DRAWN_WINDOWS:
+                self._drawn.popitem(last=False)
+        return strips
+
+    def prefetch(self, hits: list[Hit]) -> None:
+        """Highlight ``hits`` ahead, in a thread, so that moving to them is instant."""
+        if self.files is None or not hits:
+            return
+        files, styles = self.files, self.code.styles_for_code()
+
+        def work() -> None:
+            for hit in hits:
+                with contextlib.suppress(PreviewUnavailable):
+                    self._draw(files, hit, styles)
+
+        self.run_worker(work, thread=True, exclusive=True, group="prefetch", exit_on_error=False)
+
+    def show_message(self, lines: list[str]) -> None:
+        """Show a few lines of text instead of code."""
+        self.code.show(plain_lines(["", *lines], self.code.message_style()))
+
+    def refresh_hit(self) -> None:
+        """Re-read the file and redraw (after the editor may have changed it)."""
+        self.show(self.hit, force=True)
