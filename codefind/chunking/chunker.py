@@ -44,9 +44,12 @@ from codefind.models import Chunk, ChunkKind
 
 logger = logging.getLogger(__name__)
 
-MAX_CHUNK_CHARS = 1000
-"""Default budget per chunk in characters. The smallest model (MiniLM) reads 256 tokens and
-its tokenizer gives about one token per 2.5-3.5 characters of code."""
+MAX_CHUNK_CHARS = 700
+"""Default budget per chunk in characters, set by the smallest model (the built-in MiniLM
+reads 256 tokens). Measured on standard-library code: 0.27 tokens per character at the
+median, 0.35 at the 95th percentile; windows of 700 characters exceed 256 tokens 0.9% of the
+time (1000 characters: 55%). Chunks are shared by every model, so the budget is the
+smallest model's; the rest of an over-long chunk is cut by the model and counted."""
 
 OVERLAP_LINES = 3
 """Lines repeated between consecutive windows of a split definition or text."""
