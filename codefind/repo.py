@@ -377,7 +377,7 @@ def decode_source(data: bytes) -> str:
             ``minified`` (see ``MINIFIED_LONG_LINE``) or ``generated`` (a marker in the first
             lines, see ``_GENERATED_MARKER``).
     """
-    text = _decode(data)
+    text = decode_text(data)
     if looks_minified(text):
         raise FileSkipped("minified", "very long lines")
     marker = generated_marker(text)
@@ -425,7 +425,12 @@ def path_skip_reason(path: str) -> SkipReason | None:
     return None
 
 
-def _decode(data: bytes) -> str:
+def decode_text(data: bytes) -> str:
+    """Bytes to text as codefind reads every file: BOM-aware, invalid bytes replaced.
+
+    Raises:
+        FileSkipped: ``binary``: a NUL byte in the first 8,000 bytes and no UTF-16/32 BOM.
+    """
     for bom, codec in _BOMS:
         if data.startswith(bom):
             return data[len(bom) :].decode(codec, errors="replace")

@@ -16,6 +16,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from codefind.models import FileSkipped
+from codefind.repo import decode_text
+
 WINDOW_LINES = 60
 """Lines of file shown around a hit."""
 CONTEXT_ABOVE = 8
@@ -93,7 +96,11 @@ class FileLines:
             data = full.read_bytes()
         except OSError as exc:
             raise PreviewUnavailable(f"Cannot read {path}: {exc.strerror}.") from None
-        lines = data.decode("utf-8", errors="replace").replace("\0", "\ufffd").splitlines()
+        try:
+            text = decode_text(data)  # the same decoding as indexing, so line numbers agree
+        except FileSkipped:
+            raise PreviewUnavailable(f"{path} is now a binary file.") from None
+        lines = text.splitlines()
         entry = _Entry(stamp, lines)
         with self._lock:
             self._entries[path] = entry

@@ -51,7 +51,12 @@ def test_missing_and_odd_files_are_explained(tmp_path: Path) -> None:
     with pytest.raises(PreviewUnavailable, match="regular file"):
         files.lines("folder")
     (tmp_path / "bin.dat").write_bytes(b"ok\x00\xff\xfe\n")
-    assert files.lines("bin.dat") == ["ok\ufffd\ufffd\ufffd"]
+    with pytest.raises(PreviewUnavailable, match="binary"):
+        files.lines("bin.dat")
+    (tmp_path / "latin1.py").write_bytes("x = 'caf\xe9'\r\ny = 2\r\n".encode("latin-1"))
+    assert files.lines("latin1.py") == ["x = 'caf\ufffd'", "y = 2"], "decoded as indexing does"
+    (tmp_path / "utf16.py").write_bytes("x = 1\n".encode("utf-16"))
+    assert files.lines("utf16.py") == ["x = 1"]
 
 
 def test_highlighting_keeps_line_numbers_and_marks_the_hit(tmp_path: Path) -> None:
