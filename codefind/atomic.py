@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +20,8 @@ def atomic_path(target: Path, mode: int | None = None) -> Iterator[Path]:
 
     On any exception the temporary file is removed and ``target`` is untouched.
     """
+    import tempfile  # only writers need it; readers (and the app's first frame) do not
+
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)

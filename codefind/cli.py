@@ -10,11 +10,9 @@ imports Textual.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args_list)
     except CodefindError as exc:
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         print(f"codefind: {exc.message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
@@ -52,12 +50,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as exc:  # a bug: say so in one line; --debug shows where
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         print(
             f"codefind: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)",
             file=sys.stderr,
         )
         return EXIT_ERROR
+
+
+def _print_traceback() -> None:
+    import traceback  # only on --debug: every start-up millisecond counts for the app
+
+    traceback.print_exc()
 
 
 def _dispatch(argv: list[str]) -> int:
@@ -79,11 +83,20 @@ def _dispatch(argv: list[str]) -> int:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=("local", "sglang", "voyage"), help="embedding backend")
+    parser.add_argument(
+        "--backend", choices=("local", "sglang", "voyage"), help="embedding backend"
+    )
     parser.add_argument("--model", help="model of the chosen backend")
     parser.add_argument("--dim", type=int, help="embedding dimension (default: the model's native)")
-    parser.add_argument("--yes", action="store_true", default=None, help="consent to sending code to a remote backend")
-    parser.add_argument("--debug", action="store_true", default=None, help="show tracebacks and diagnostics")
+    parser.add_argument(
+        "--yes",
+        action="store_true",
+        default=None,
+        help="consent to sending code to a remote backend",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", default=None, help="show tracebacks and diagnostics"
+    )
 
 
 def _app_parser() -> argparse.ArgumentParser:
@@ -92,9 +105,13 @@ def _app_parser() -> argparse.ArgumentParser:
         description="Find code by meaning. Bare `codefind` opens the app on the repository "
         f"containing PATH. Commands: {', '.join(COMMANDS)} (see `codefind COMMAND --help`).",
     )
-    parser.add_argument("path", nargs="?", default=".", help="a folder inside the repository (default .)")
+    parser.add_argument(
+        "path", nargs="?", default=".", help="a folder inside the repository (default .)"
+    )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
-    parser.add_argument("--verbose", action="store_true", help="with --version: dependencies and data licences")
+    parser.add_argument(
+        "--verbose", action="store_true", help="with --version: dependencies and data licences"
+    )
     _common(parser)
     return parser
 
@@ -111,22 +128,51 @@ def _build_parser() -> argparse.ArgumentParser:
 
     search = sub.add_parser("search", help="print hits for QUERY")
     search.add_argument("query")
-    search.add_argument("path", nargs="?", default=None, help="limit hits to this sub-folder or file")
+    search.add_argument(
+        "path", nargs="?", default=None, help="limit hits to this sub-folder or file"
+    )
     search.add_argument("-n", "--limit", type=int, default=None, help="number of hits (default 10)")
     search.add_argument("--mode", choices=("hybrid", "semantic", "lexical"), default=None)
     search.add_argument("--format", choices=("text", "grep", "vimgrep", "json"), default=None)
-    search.add_argument("--json", action="store_const", const="json", dest="format", help="= --format json")
-    search.add_argument("--glob", action="append", default=[], metavar="PATTERN", help="only paths matching (repeatable; !PATTERN excludes)")
-    search.add_argument("--lang", action="append", default=[], metavar="NAME", help="only this language (repeatable)")
-    search.add_argument("--rerank", action="store_true", default=None, help="re-score the top hits with a reranker")
-    search.add_argument("--no-update", action="store_true", help="search the index as it is, without updating it first")
+    search.add_argument(
+        "--json", action="store_const", const="json", dest="format", help="= --format json"
+    )
+    search.add_argument(
+        "--glob",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="only paths matching (repeatable; !PATTERN excludes)",
+    )
+    search.add_argument(
+        "--lang",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this language (repeatable)",
+    )
+    search.add_argument(
+        "--rerank", action="store_true", default=None, help="re-score the top hits with a reranker"
+    )
+    search.add_argument(
+        "--no-update",
+        action="store_true",
+        help="search the index as it is, without updating it first",
+    )
     _common(search)
     search.set_defaults(handler=_cmd_search)
 
     evaluate = sub.add_parser("eval", help="measure retrieval quality")
     evaluate.add_argument("--corpus", type=Path, help="corpus.jsonl")
     evaluate.add_argument("--queries", type=Path, help="queries.jsonl")
-    evaluate.add_argument("--repo", nargs="?", const=".", default=None, metavar="PATH", help="mine (doc -> function) pairs from a repository")
+    evaluate.add_argument(
+        "--repo",
+        nargs="?",
+        const=".",
+        default=None,
+        metavar="PATH",
+        help="mine (doc -> function) pairs from a repository",
+    )
     evaluate.add_argument("--mode", choices=("hybrid", "semantic", "lexical"), default=None)
     evaluate.add_argument("--rerank", action="store_true", default=None)
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N queries")
@@ -179,6 +225,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
     workspace = _workspace(args.path, settings)
     report = _run_index(workspace, wait=True)
     if args.json:
+        import json
+
         print(json.dumps(report.to_json()))
     else:
         from codefind.render import write_report
@@ -207,7 +255,10 @@ def _run_index(workspace: Workspace, *, wait: bool) -> IndexReport:
             raise KeyboardInterrupt
         cancel.set()
         progress.clear()
-        print("codefind: stopping after the current batch (Ctrl-C again to stop now)…", file=sys.stderr)
+        print(
+            "codefind: stopping after the current batch (Ctrl-C again to stop now)…",
+            file=sys.stderr,
+        )
 
     indexer = workspace.indexer(
         on_progress=progress,
@@ -220,7 +271,9 @@ def _run_index(workspace: Workspace, *, wait: bool) -> IndexReport:
     try:
         return indexer.run()
     except KeyboardInterrupt:
-        raise Interrupted("Interrupted; what was indexed so far is kept. Run again to finish.") from None
+        raise Interrupted(
+            "Interrupted; what was indexed so far is kept. Run again to finish."
+        ) from None
     finally:
         signal.signal(signal.SIGINT, previous)
         progress.clear()
@@ -252,21 +305,30 @@ def _cmd_search(args: argparse.Namespace) -> int:
     )
     service = workspace.search_service(rerank=settings.rerank)
     result = service.search(
-        args.query, limit=settings.limit, mode=settings.mode, filters=filters, rerank=settings.rerank
+        args.query,
+        limit=settings.limit,
+        mode=settings.mode,
+        filters=filters,
+        rerank=settings.rerank,
     )
     for warning in result.warnings:
         print(f"codefind: {warning}", file=sys.stderr)
     if settings.debug:
         _print_debug(result)
     fmt = args.format or ("text" if sys.stdout.isatty() else "grep")
-    write_hits(result.hits, fmt, sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    write_hits(
+        result.hits, fmt, sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    )
     sys.stdout.flush()
     return EXIT_OK if result.hits else EXIT_NO_HITS
 
 
 def _print_debug(result: Any) -> None:
     if result.translation.changed:
-        print(f"codefind: query translated: {result.query} -> {result.translation.text}", file=sys.stderr)
+        print(
+            f"codefind: query translated: {result.query} -> {result.translation.text}",
+            file=sys.stderr,
+        )
     timings = ", ".join(f"{k} {v:.1f} ms" for k, v in result.timings_ms.items())
     print(f"codefind: {result.mode} search, semantic={result.semantic}; {timings}", file=sys.stderr)
 
@@ -305,6 +367,8 @@ def _cmd_server(args: argparse.Namespace) -> int:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
+    import json
+
     from codefind.config import config_path, settings_as_dict, write_config_value
 
     if args.action == "path":
@@ -312,7 +376,9 @@ def _cmd_config(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.action == "set":
         if not args.key or args.value is None:
-            raise ConfigError("Usage: codefind config set KEY VALUE (e.g. `codefind config set backend sglang`).")
+            raise ConfigError(
+                "Usage: codefind config set KEY VALUE (e.g. `codefind config set backend sglang`)."
+            )
         path = write_config_value(args.key, args.value)
         print(f"Set {args.key} in {path}.", file=sys.stderr)
         return EXIT_OK
