@@ -94,14 +94,16 @@ def timed_index(tree: Path, settings: Settings) -> tuple[float, dict[str, object
 
 
 def count_tokens(tree: Path, settings: Settings) -> int:
-    """Real (unpadded, truncated) tokens of every indexed chunk's embedding text."""
+    """Real (unpadded) tokens the model ran over every indexed chunk (distinct texts only)."""
     from codefind.chunking import embedding_text
 
     workspace = Workspace.for_repository(tree, settings)
     embedder = workspace.embedder
-    texts = [embedding_text(s.chunk) for s in workspace.store().state.iter_chunks()]
+    texts = list({embedding_text(s.chunk) for s in workspace.store().state.iter_chunks()})
     counter = getattr(embedder, "count_tokens", None)
-    total = sum(counter(texts)) if counter else embedder.estimate_tokens(texts)
+    # Tokens the model actually ran: each text's count, capped at its input window.
+    cap = embedder.max_tokens
+    total = sum(min(n, cap) for n in counter(texts)) if counter else embedder.estimate_tokens(texts)
     workspace.close()
     return int(total)
 
