@@ -70,7 +70,9 @@ class PricedEmbedder(Protocol):
         ...
 
 
-def estimate_upload(embedder: PricedEmbedder, *, files: int, texts: Sequence[str]) -> UploadEstimate:
+def estimate_upload(
+    embedder: PricedEmbedder, *, files: int, texts: Sequence[str]
+) -> UploadEstimate:
     """The estimate for sending ``texts`` (from ``files`` files) to ``embedder``'s service."""
     tokens = embedder.estimate_tokens(texts)
     return UploadEstimate(

@@ -51,7 +51,10 @@ def format_report(name: str, report: EvalReport) -> str:
     rows = [
         ("set", name),
         ("backend / model", f"{report.backend} / {report.model}"),
-        ("dimension / mode", f"{report.dim} / {report.mode}" + (" + rerank" if report.rerank else "")),
+        (
+            "dimension / mode",
+            f"{report.dim} / {report.mode}" + (" + rerank" if report.rerank else ""),
+        ),
         ("queries / corpus", f"{report.queries} / {report.corpus}"),
         ("recall@1", f"{report.recall_at_1:.3f}"),
         ("recall@5", f"{report.recall_at_5:.3f}"),
@@ -68,10 +71,10 @@ def _eval_set(args: argparse.Namespace, settings: Settings) -> EvalSet:
     if args.repo is not None:
         if args.corpus or args.queries:
             raise ConfigError("Use either --repo or --corpus/--queries, not both.")
-        return mined_eval_set(Repository.discover(Path(args.repo), max_file_bytes=settings.max_file_bytes))
+        return mined_eval_set(
+            Repository.discover(Path(args.repo), max_file_bytes=settings.max_file_bytes)
+        )
     if args.corpus is None:
         raise ConfigError("Give --corpus FILE --queries FILE, or --repo [PATH].")
     queries = args.queries or args.corpus.with_name("queries.jsonl")
     return load_eval_set(args.corpus, queries)
-
-

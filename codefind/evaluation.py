@@ -236,9 +236,16 @@ def _query(row: Mapping[str, object]) -> EvalQuery:
         relevant = row["relevant"]
         if not isinstance(relevant, list):
             raise TypeError
-        return EvalQuery(str(row["id"]), str(row["query"]), frozenset(map(str, relevant)), str(row.get("nl", "en")))
+        return EvalQuery(
+            str(row["id"]),
+            str(row["query"]),
+            frozenset(map(str, relevant)),
+            str(row.get("nl", "en")),
+        )
     except (KeyError, TypeError):
-        raise ConfigError(f"Query line needs id, query and a relevant list: {str(row)[:80]}") from None
+        raise ConfigError(
+            f"Query line needs id, query and a relevant list: {str(row)[:80]}"
+        ) from None
 
 
 def _safe_name(cid: str) -> str:
@@ -286,7 +293,9 @@ def eval_location(eval_set: EvalSet, env: Mapping[str, str] | None = None) -> In
     with another dimension or mode, or a corpus that overlaps another, re-embeds nothing.
     """
     base = cache_home(env) / "eval"
-    return IndexLocation(base / f"{_safe_name(eval_set.name)}-{eval_set.fingerprint()}", base / "cache")
+    return IndexLocation(
+        base / f"{_safe_name(eval_set.name)}-{eval_set.fingerprint()}", base / "cache"
+    )
 
 
 # --- running ------------------------------------------------------------------------------

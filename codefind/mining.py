@@ -272,9 +272,7 @@ def _doc(
     return "\n".join(_text(c) for c in comments), frozenset()
 
 
-def _python_docstring(
-    function: Node, lines: Sequence[str]
-) -> tuple[str, frozenset[int]] | None:
+def _python_docstring(function: Node, lines: Sequence[str]) -> tuple[str, frozenset[int]] | None:
     """The docstring and its lines, when it stands on lines of its own."""
     body = function.child_by_field_name("body")
     first = body.named_children[0] if body is not None and body.named_children else None

@@ -18,6 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -100,6 +101,7 @@ class SearchService:
         self._lock = threading.Lock()
         self._query_vectors: OrderedDict[str, Vectors] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
     def search(
         self,
@@ -128,16 +130,21 @@ class SearchService:
         translation = self._translate(query)
         if not query.strip() or limit <= 0:
             return SearchResult(query, mode, (), translation, False, {"total": 0.0})
-        # The query is embedded outside the lock: a slow model must not hold up a lexical
-        # search that another thread (the app's instant stage) runs meanwhile.
-        index, qvec = (
-            (None, None) if mode == "lexical" else self._query(translation, timings, warnings)
+        # The query is embedded in another thread while BM25 runs here (the model and SQLite
+        # both release the GIL), and outside the lock: a slow model must not hold up a
+        # lexical search that another thread (the app's instant stage) runs meanwhile.
+        embedding = (
+            None
+            if mode == "lexical"
+            else self._query_pool().submit(self._query, translation, timings, warnings)
         )
         with self._lock:
             allowed = self._allowed_ids(filters)
             lexical = (
                 [] if mode == "semantic" else self._lexical(query, translation, allowed, timings)
             )
+        index, qvec = (None, None) if embedding is None else embedding.result()
+        with self._lock:
             semantic = (
                 [] if index is None or qvec is None else self._ann(index, qvec, allowed, timings)
             )
@@ -158,6 +165,12 @@ class SearchService:
         return SearchResult(
             query, mode, tuple(hits), translation, bool(semantic), timings, tuple(warnings)
         )
+
+    def _query_pool(self) -> ThreadPoolExecutor:
+        with self._cache_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(2, thread_name_prefix="codefind-query")
+            return self._pool
 
     # --- stages ----------------------------------------------------------------------------
 

@@ -228,7 +228,12 @@ def server_status(url: str, *, api_key: str | None = None, timeout: float = 5.0)
     latency = (time.perf_counter() - start) * 1000
     if health.status is None:
         return ServerStatus(
-            url, False, False, None, None, None,
+            url,
+            False,
+            False,
+            None,
+            None,
+            None,
             f"No server answers at {url} ({health.reason}). Start one with `codefind server "
             "start` on a machine with an NVIDIA GPU, or set CODEFIND_SGLANG_URL to a running "
             "server.",
@@ -237,7 +242,12 @@ def server_status(url: str, *, api_key: str | None = None, timeout: float = 5.0)
     model, context = _model_card(models.body)
     healthy = health.status == 200
     return ServerStatus(
-        url, True, healthy, model, context, latency,
+        url,
+        True,
+        healthy,
+        model,
+        context,
+        latency,
         _status_message(url, health.status, models.status, model, context, latency),
     )
 
@@ -297,7 +307,9 @@ def _status_message(
     latency: float,
 ) -> str:
     if health == 503:
-        return f"The server at {url} is starting (health check 503): the model may still be loading."
+        return (
+            f"The server at {url} is starting (health check 503): the model may still be loading."
+        )
     if models in (401, 403):
         return (
             f"The server at {url} wants an API key ({models}): set CODEFIND_SGLANG_API_KEY to "
@@ -389,4 +401,3 @@ def _flag_value(args: Sequence[str], flag: str) -> str | None:
         if arg.startswith(flag + "="):
             return arg.split("=", 1)[1]
     return None
-

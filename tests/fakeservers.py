@@ -416,7 +416,9 @@ class SGLangServer(FakeServer):
 
     def error_body(self, status: int, message: str) -> Any:
         """SGLang's ``ErrorResponse`` (``serving_base.create_error_response``)."""
-        kind = "BadRequestError" if status == 400 else _REASONS.get(status, "Error").replace(" ", "")
+        kind = (
+            "BadRequestError" if status == 400 else _REASONS.get(status, "Error").replace(" ", "")
+        )
         return {"object": "error", "message": message, "type": kind, "param": None, "code": status}
 
     def handle(
@@ -542,10 +544,20 @@ def _sglang_inputs(value: Any) -> tuple[list[str], str | None]:
 # --- Voyage --------------------------------------------------------------------------------
 
 VOYAGE_MODELS: dict[str, dict[str, Any]] = {
-    "voyage-code-3": {"dim": 2048, "default": 1024, "dims": (256, 512, 1024, 2048),
-                      "context": 32000, "batch_tokens": 120_000},
-    "voyage-code-2": {"dim": 1536, "default": 1536, "dims": (), "context": 16000,
-                      "batch_tokens": 120_000},
+    "voyage-code-3": {
+        "dim": 2048,
+        "default": 1024,
+        "dims": (256, 512, 1024, 2048),
+        "context": 32000,
+        "batch_tokens": 120_000,
+    },
+    "voyage-code-2": {
+        "dim": 1536,
+        "default": 1536,
+        "dims": (),
+        "context": 16000,
+        "batch_tokens": 120_000,
+    },
 }
 VOYAGE_RERANKERS = ("rerank-2.5", "rerank-2.5-lite")
 
@@ -626,16 +638,21 @@ class VoyageServer(FakeServer):
         for i, text in enumerate(texts):
             vector = matryoshka(fake_embedding(text, max(dim, spec["dim"])), dim)
             embedding: Any = (
-                encode_base64(vector) if body.get("encoding_format") == "base64" else vector.tolist()
+                encode_base64(vector)
+                if body.get("encoding_format") == "base64"
+                else vector.tolist()
             )
             data.append({"object": "embedding", "embedding": embedding, "index": i})
         usage = {"total_tokens": total}
-        return _Answer(200, {"object": "list", "data": data, "model": body["model"], "usage": usage})
+        return _Answer(
+            200, {"object": "list", "data": data, "model": body["model"], "usage": usage}
+        )
 
     def _rerank(self, body: Any) -> _Answer:
         if not isinstance(body, dict) or body.get("model") not in VOYAGE_RERANKERS:
-            return self._bad(f"Model {body.get('model') if isinstance(body, dict) else None} "
-                             "is not supported.")
+            return self._bad(
+                f"Model {body.get('model') if isinstance(body, dict) else None} is not supported."
+            )
         documents = body.get("documents") or []
         query = fake_embedding(str(body.get("query", "")), 1024)
         data = []
@@ -647,7 +664,9 @@ class VoyageServer(FakeServer):
             data = data[: int(body["top_k"])]
         tokens = sum(fake_tokens(str(d)) for d in documents) + fake_tokens(str(body.get("query")))
         usage = {"total_tokens": tokens}
-        return _Answer(200, {"object": "list", "data": data, "model": body["model"], "usage": usage})
+        return _Answer(
+            200, {"object": "list", "data": data, "model": body["model"], "usage": usage}
+        )
 
 
 def _voyage_dim(model: str, spec: dict[str, Any], requested: Any) -> tuple[int, str | None]:
@@ -657,6 +676,9 @@ def _voyage_dim(model: str, spec: dict[str, Any], requested: Any) -> tuple[int, 
         return 0, f"Model {model} does not support the output_dimension parameter."
     if requested not in spec["dims"]:
         allowed = ", ".join(str(d) for d in spec["dims"])
-        return 0, f"Value {requested} for output_dimension is not supported for model {model}. " \
-                  f"Supported values: {allowed}."
+        return (
+            0,
+            f"Value {requested} for output_dimension is not supported for model {model}. "
+            f"Supported values: {allowed}.",
+        )
     return int(requested), None

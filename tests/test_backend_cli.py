@@ -173,21 +173,33 @@ def test_keys_never_reach_the_index_or_the_output(
                 assert secret.encode() not in path.read_bytes(), path
 
 
-def test_rerank_reorders_the_top_hits_by_the_rerankers_scores(git_repo, voyage: VoyageServer) -> None:  # type: ignore[no-untyped-def]
+def test_rerank_reorders_the_top_hits_by_the_rerankers_scores(
+    git_repo, voyage: VoyageServer
+) -> None:  # type: ignore[no-untyped-def]
     from tests.fakeservers import fake_embedding
 
     repo = git_repo(many_functions(6))
     env = voyage_env(voyage)
     codefind("index", "--yes", cwd=repo, env=env, check=True)
     plain = codefind("search", "merge item", "--json", "-n", "8", "--no-update", cwd=repo, env=env)
-    reranked = codefind("search", "merge item", "--json", "-n", "8", "--rerank", "--no-update", cwd=repo, env=env)
+    reranked = codefind(
+        "search", "merge item", "--json", "-n", "8", "--rerank", "--no-update", cwd=repo, env=env
+    )
     assert reranked.returncode == 0, reranked.stderr
     calls = voyage.posts("/v1/rerank")
-    assert len(calls) == 1 and calls[0].body["model"] == "rerank-2.5" and calls[0].body["query"] == "merge item"
-    assert len(calls[0].body["documents"]) >= 8, "the reranker sees more than one page of fused hits"
+    assert (
+        len(calls) == 1
+        and calls[0].body["model"] == "rerank-2.5"
+        and calls[0].body["query"] == "merge item"
+    )
+    assert len(calls[0].body["documents"]) >= 8, (
+        "the reranker sees more than one page of fused hits"
+    )
     rows = [json.loads(line) for line in reranked.stdout.splitlines()]
     query = fake_embedding("merge item", 1024)
     expected = [(float(query @ fake_embedding(r["text"], 1024)) + 1) / 2 for r in rows]
-    assert [r["score"] for r in rows] == pytest.approx(expected, abs=1e-5), "scores are the reranker's"
+    assert [r["score"] for r in rows] == pytest.approx(expected, abs=1e-5), (
+        "scores are the reranker's"
+    )
     assert expected == sorted(expected, reverse=True)
     assert plain.stdout != reranked.stdout

@@ -47,7 +47,9 @@ def sleeps() -> Sleeps:
 
 
 def embedder(url: str, sleeps: Sleeps | None = None, **options: Any) -> SGLangEmbedder:
-    settings_options = {k: options.pop(k) for k in ("model", "api_key", "instruction") if k in options}
+    settings_options = {
+        k: options.pop(k) for k in ("model", "api_key", "instruction") if k in options
+    }
     return SGLangEmbedder(
         SGLangSettings(url=url, **settings_options),
         retry=options.pop("retry", FAST),

@@ -101,8 +101,9 @@ def test_truncation_equals_voyages_own_output_dimension(server: VoyageServer) ->
     native = embedder(server.url).embed_documents([text])[0]
     client = voyageai.client.Client(api_key=KEY, max_retries=1, base_url=server.url)
     for dim in (1024, 512, 256):
-        served = client.embed([text], model="voyage-code-3", input_type="document",
-                              output_dimension=dim)
+        served = client.embed(
+            [text], model="voyage-code-3", input_type="document", output_dimension=dim
+        )
         server_side = np.asarray(served.embeddings[0], dtype=np.float32)
         np.testing.assert_allclose(truncate(native, dim), server_side, atol=1e-5)
 
@@ -183,8 +184,9 @@ def test_the_embedder_is_remote_and_names_its_vectors() -> None:
 
 
 def test_the_url_and_key_come_from_the_environment(server: VoyageServer) -> None:
-    settings = load_settings(env={"CODEFIND_VOYAGE_URL": server.url, "VOYAGE_API_KEY": KEY,
-                                  "CODEFIND_BACKEND": "voyage"})
+    settings = load_settings(
+        env={"CODEFIND_VOYAGE_URL": server.url, "VOYAGE_API_KEY": KEY, "CODEFIND_BACKEND": "voyage"}
+    )
     emb = create_embedder(settings)
     assert emb.embed_query("hello").any()
     assert server.posts()[0].headers["authorization"] == f"Bearer {KEY}"

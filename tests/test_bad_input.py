@@ -55,11 +55,23 @@ def test_a_repository_of_bad_input_indexes_and_explains_every_skip(tmp_path: Pat
     assert report["files"] + sum(skipped.values()) == report["files_seen"]
 
     found = {}
-    for query in ("useful_function", "caf", "crlf_function", "spaced_name", "dashed_name", "unicode_name", "newline_name"):
-        out = codefind("search", query, "--json", "-n", "1", "--no-update", "--mode", "lexical", cwd=repo)
+    for query in (
+        "useful_function",
+        "caf",
+        "crlf_function",
+        "spaced_name",
+        "dashed_name",
+        "unicode_name",
+        "newline_name",
+    ):
+        out = codefind(
+            "search", query, "--json", "-n", "1", "--no-update", "--mode", "lexical", cwd=repo
+        )
         assert out.returncode == 0, (query, out.stderr)
         found[query] = json.loads(out.stdout.splitlines()[0])
-    assert found["caf"]["path"] == "latin1.py" and "\ufffd" in found["caf"]["text"], "decoded with replacement"
+    assert found["caf"]["path"] == "latin1.py" and "\ufffd" in found["caf"]["text"], (
+        "decoded with replacement"
+    )
     assert found["crlf_function"]["text"] == "def crlf_function():\n    return 'crlf'"
     assert found["dashed_name"]["path"] == "-leading-dash.py"
     assert found["newline_name"]["path"] == "new\nline.py"
@@ -71,7 +83,16 @@ def test_a_repository_of_bad_input_indexes_and_explains_every_skip(tmp_path: Pat
 def test_submodules_are_not_entered_and_say_so(tmp_path: Path) -> None:
     inner = make_repo(tmp_path / "inner", {"inner.py": "def inside():\n    pass\n"})
     outer = make_repo(tmp_path / "outer", {"outer.py": "def outside():\n    pass\n"})
-    git(outer, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(inner), "vendor/inner")
+    git(
+        outer,
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        str(inner),
+        "vendor/inner",
+    )
     commit_all(outer, "add submodule")
     result = codefind("index", cwd=outer)
     assert result.returncode == 0
@@ -108,7 +129,9 @@ def test_bare_repository_and_plain_folder_exit_2(tmp_path: Path) -> None:
 
 
 def test_unparsable_source_is_still_indexed(git_repo) -> None:  # type: ignore[no-untyped-def]
-    repo = git_repo({"broken.py": "def (((:\n  ]] not python at all {{{\nclass\n" * 20, "ok.py": "x = 1\n"})
+    repo = git_repo(
+        {"broken.py": "def (((:\n  ]] not python at all {{{\nclass\n" * 20, "ok.py": "x = 1\n"}
+    )
     result = codefind("index", "--json", cwd=repo)
     assert result.returncode == 0
     assert json.loads(result.stdout)["files"] == 2

@@ -682,9 +682,7 @@ def test_blocks_of_a_method_keep_its_qualified_symbol() -> None:
 
 def test_nested_functions_get_own_chunks_when_parent_is_split() -> None:
     helper = "    def normalise(value):\n        return value.strip().lower()\n\n"
-    text = long_function("index", 30).replace(
-        "    total = 0\n", "    total = 0\n" + helper, 1
-    )
+    text = long_function("index", 30).replace("    total = 0\n", "    total = 0\n" + helper, 1)
     chunks = chunk_strictly("index.py", text, max_chars=400)
     nested = by_symbol(chunks, "index.normalise")
     assert (nested.kind, nested.start_line, nested.end_line) == ("function", 3, 4)
@@ -909,18 +907,76 @@ def test_embedding_text_has_a_one_line_header_with_path_and_symbol() -> None:
 # --- properties ------------------------------------------------------------------------
 
 PATHS = [
-    "a.py", "a.js", "a.ts", "a.tsx", "a.go", "a.rs", "A.java", "a.c", "a.h", "a.cpp", "a.rb",
-    "a.php", "a.cs", "a.sh", "README.md", "notes.txt",
+    "a.py",
+    "a.js",
+    "a.ts",
+    "a.tsx",
+    "a.go",
+    "a.rs",
+    "A.java",
+    "a.c",
+    "a.h",
+    "a.cpp",
+    "a.rb",
+    "a.php",
+    "a.cs",
+    "a.sh",
+    "README.md",
+    "notes.txt",
 ]
 TOKENS = [
-    "def ", "class ", "function ", "fn ", "func ", "impl ", "struct ", "module ", "end",
-    "namespace ", "template<", "<?php ", "return ", "@dec\n", "{", "}", "(", ")", "[", "]",
-    ":", ";", "=>", "\n", "\n", "\n", "    ", "\t", "\r\n", "\r", "/**", "*/", "//", "///",
-    "#", "#!", '"""', "'", '"', "`", "x", "y1", "Foo", "é", "中文", "\u2028", "\x00", "\ufeff",
+    "def ",
+    "class ",
+    "function ",
+    "fn ",
+    "func ",
+    "impl ",
+    "struct ",
+    "module ",
+    "end",
+    "namespace ",
+    "template<",
+    "<?php ",
+    "return ",
+    "@dec\n",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ":",
+    ";",
+    "=>",
+    "\n",
+    "\n",
+    "\n",
+    "    ",
+    "\t",
+    "\r\n",
+    "\r",
+    "/**",
+    "*/",
+    "//",
+    "///",
+    "#",
+    "#!",
+    '"""',
+    "'",
+    '"',
+    "`",
+    "x",
+    "y1",
+    "Foo",
+    "é",
+    "中文",
+    "\u2028",
+    "\x00",
+    "\ufeff",
 ]
-any_text = st.lists(
-    st.one_of(st.sampled_from(TOKENS), st.text(max_size=6)), max_size=80
-).map("".join)
+any_text = st.lists(st.one_of(st.sampled_from(TOKENS), st.text(max_size=6)), max_size=80).map(
+    "".join
+)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -14,7 +14,16 @@ from tests.cliutil import codefind
 from tests.gitutil import make_repo
 
 # Real code to search: a few hundred kilobytes of the standard library, with their docstrings.
-STDLIB_PACKAGES = ("json", "csv.py", "http/client.py", "urllib", "gzip.py", "shutil.py", "textwrap.py", "heapq.py")
+STDLIB_PACKAGES = (
+    "json",
+    "csv.py",
+    "http/client.py",
+    "urllib",
+    "gzip.py",
+    "shutil.py",
+    "textwrap.py",
+    "heapq.py",
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +44,12 @@ def stdlib_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def indexed(stdlib_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("cli-home")
-    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / "cache"), "XDG_CONFIG_HOME": str(home / "config")}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+    }
     result = codefind("index", "--json", cwd=stdlib_repo, env=env, check=True)
     report = json.loads(result.stdout)
     assert report["chunks"] > 500 and report["embedded"] == report["chunks"]
@@ -55,7 +69,9 @@ def hits(result: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
         ("figure out which delimiter a CSV sample uses", "lib/csv.py", "_guess_delimiter"),
     ],
 )
-def test_search_finds_the_function_for_a_reworded_docstring(indexed: Path, query: str, path: str, symbol: str) -> None:
+def test_search_finds_the_function_for_a_reworded_docstring(
+    indexed: Path, query: str, path: str, symbol: str
+) -> None:
     result = codefind("search", query, "--json", "--no-update", cwd=indexed)
     assert result.returncode == 0, result.stderr
     top = [(h["path"], str(h["symbol"]).split(".")[-1]) for h in hits(result)[:5]]
@@ -63,7 +79,9 @@ def test_search_finds_the_function_for_a_reworded_docstring(indexed: Path, query
 
 
 def test_json_lines_follow_the_contract(indexed: Path) -> None:
-    result = codefind("search", "parse a JSON document", "--json", "-n", "7", "--no-update", cwd=indexed)
+    result = codefind(
+        "search", "parse a JSON document", "--json", "-n", "7", "--no-update", cwd=indexed
+    )
     rows = hits(result)
     assert len(rows) == 7
     assert [r["rank"] for r in rows] == list(range(1, 8))
@@ -81,9 +99,29 @@ def test_json_lines_follow_the_contract(indexed: Path) -> None:
 
 
 def test_grep_and_vimgrep_formats_and_piped_default(indexed: Path) -> None:
-    grep = codefind("search", "decode a percent-encoded URL", "--format", "grep", "-n", "3", "--no-update", cwd=indexed)
-    vim = codefind("search", "decode a percent-encoded URL", "--format", "vimgrep", "-n", "3", "--no-update", cwd=indexed)
-    piped = codefind("search", "decode a percent-encoded URL", "-n", "3", "--no-update", cwd=indexed)
+    grep = codefind(
+        "search",
+        "decode a percent-encoded URL",
+        "--format",
+        "grep",
+        "-n",
+        "3",
+        "--no-update",
+        cwd=indexed,
+    )
+    vim = codefind(
+        "search",
+        "decode a percent-encoded URL",
+        "--format",
+        "vimgrep",
+        "-n",
+        "3",
+        "--no-update",
+        cwd=indexed,
+    )
+    piped = codefind(
+        "search", "decode a percent-encoded URL", "-n", "3", "--no-update", cwd=indexed
+    )
     assert piped.stdout == grep.stdout, "grep is the default when stdout is not a terminal"
     for g, v in zip(grep.stdout.splitlines(), vim.stdout.splitlines(), strict=True):
         path, line, symbol = g.split(":", 2)
@@ -92,34 +130,69 @@ def test_grep_and_vimgrep_formats_and_piped_default(indexed: Path) -> None:
 
 
 def test_filters_apply_before_the_top_k_cut(indexed: Path) -> None:
-    unfiltered = hits(codefind("search", "send an HTTP request", "--json", "-n", "3", "--no-update", cwd=indexed))
+    unfiltered = hits(
+        codefind("search", "send an HTTP request", "--json", "-n", "3", "--no-update", cwd=indexed)
+    )
     assert not any(str(h["path"]).startswith("lib/json/") for h in unfiltered)
-    in_json = codefind("search", "send an HTTP request", "lib/json", "--json", "-n", "3", "--no-update", cwd=indexed)
+    in_json = codefind(
+        "search",
+        "send an HTTP request",
+        "lib/json",
+        "--json",
+        "-n",
+        "3",
+        "--no-update",
+        cwd=indexed,
+    )
     assert in_json.returncode == 0
     assert [h for h in hits(in_json) if not str(h["path"]).startswith("lib/json/")] == []
     assert len(hits(in_json)) == 3
-    globbed = hits(codefind("search", "send an HTTP request", "--glob", "gzip.py", "--json", "--no-update", cwd=indexed))
+    globbed = hits(
+        codefind(
+            "search",
+            "send an HTTP request",
+            "--glob",
+            "gzip.py",
+            "--json",
+            "--no-update",
+            cwd=indexed,
+        )
+    )
     assert globbed and {h["path"] for h in globbed} == {"lib/gzip.py"}
-    by_lang = codefind("search", "vendored", "--lang", "markdown", "--json", "--no-update", cwd=indexed)
+    by_lang = codefind(
+        "search", "vendored", "--lang", "markdown", "--json", "--no-update", cwd=indexed
+    )
     assert {h["path"] for h in hits(by_lang)} == {"README.md"}
 
 
 def test_no_hits_exits_1_and_modes_differ(indexed: Path) -> None:
     none = codefind("search", "zqxjkvbw", "--mode", "lexical", "--no-update", cwd=indexed)
     assert none.returncode == 1 and none.stdout == ""
-    lexical = hits(codefind("search", "heappush", "--mode", "lexical", "--json", "--no-update", cwd=indexed))
+    lexical = hits(
+        codefind("search", "heappush", "--mode", "lexical", "--json", "--no-update", cwd=indexed)
+    )
     assert lexical[0]["path"] == "lib/heapq.py"
 
 
 def test_identifier_query_ranks_the_definition_first(indexed: Path) -> None:
     top = hits(codefind("search", "dedent", "--json", "-n", "3", "--no-update", cwd=indexed))
     assert (top[0]["path"], top[0]["symbol"]) == ("lib/textwrap.py", "dedent")
-    top = hits(codefind("search", "TextWrapper._split", "--json", "-n", "3", "--no-update", cwd=indexed))
+    top = hits(
+        codefind("search", "TextWrapper._split", "--json", "-n", "3", "--no-update", cwd=indexed)
+    )
     assert top[0]["symbol"] == "TextWrapper._split"
 
 
 def test_search_from_a_subfolder_reports_root_relative_paths(indexed: Path) -> None:
-    result = codefind("search", "parse a JSON document", "--json", "-n", "2", "--no-update", cwd=indexed / "lib" / "json")
+    result = codefind(
+        "search",
+        "parse a JSON document",
+        "--json",
+        "-n",
+        "2",
+        "--no-update",
+        cwd=indexed / "lib" / "json",
+    )
     assert all(str(h["path"]).startswith("lib/") for h in hits(result))
 
 
@@ -139,7 +212,19 @@ def test_stdout_carries_results_only(git_repo) -> None:  # type: ignore[no-untyp
     repo = git_repo({"a.py": "def greet(name):\n    return 'hello ' + name\n"})
     result = codefind("index", "--json", cwd=repo)
     report = json.loads(result.stdout)
-    expected = {"files", "files_seen", "skipped", "chunks", "embedded", "reused", "removed", "seconds", "backend", "model", "dim"}
+    expected = {
+        "files",
+        "files_seen",
+        "skipped",
+        "chunks",
+        "embedded",
+        "reused",
+        "removed",
+        "seconds",
+        "backend",
+        "model",
+        "dim",
+    }
     assert set(report) == expected
     assert (report["backend"], report["dim"], report["files"]) == ("local", 384, 1)
     text = codefind("index", cwd=repo)
@@ -168,8 +253,18 @@ def test_config_set_show_and_path(tmp_path: Path) -> None:
     config = tmp_path / "conf" / "codefind.toml"
     env = {**os.environ, "CODEFIND_CONFIG": str(config)}
     assert codefind("config", "path", cwd=tmp_path, env=env).stdout.strip() == str(config)
-    assert codefind("config", "set", "sglang.url", "http://gpu:30000/v1", cwd=tmp_path, env=env).returncode == 0
-    assert codefind("config", "set", "voyage.api_key", "secret-key-123", cwd=tmp_path, env=env).returncode == 0
+    assert (
+        codefind(
+            "config", "set", "sglang.url", "http://gpu:30000/v1", cwd=tmp_path, env=env
+        ).returncode
+        == 0
+    )
+    assert (
+        codefind(
+            "config", "set", "voyage.api_key", "secret-key-123", cwd=tmp_path, env=env
+        ).returncode
+        == 0
+    )
     assert (config.stat().st_mode & 0o777) == 0o600
     shown = codefind("config", "show", cwd=tmp_path, env=env).stdout
     assert json.loads(shown)["sglang"]["url"] == "http://gpu:30000/v1"

@@ -255,7 +255,9 @@ def test_two_index_runs_at_once_one_waits(git_repo, server: SGLangServer) -> Non
     assert json.loads(out1)["embedded"] == 120
 
 
-def test_search_with_a_truncated_vector_file_falls_back_to_lexical(git_repo, server: SGLangServer) -> None:  # type: ignore[no-untyped-def]
+def test_search_with_a_truncated_vector_file_falls_back_to_lexical(
+    git_repo, server: SGLangServer
+) -> None:  # type: ignore[no-untyped-def]
     repo = git_repo(many_functions(5))
     env = env_for(server)
     codefind("index", cwd=repo, env=env, check=True)

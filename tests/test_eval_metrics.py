@@ -35,7 +35,9 @@ def test_collapse_keeps_each_corpus_id_once_at_its_best_chunk() -> None:
 
 def test_ties_in_score_do_not_matter_once_ranked() -> None:
     # Two relevant ids sharing the top ranks: the first one decides the rank.
-    assert first_relevant_rank(collapse(["a.py", "b.py"], {"a.py": "A", "b.py": "B"}), {"B", "A"}) == 1
+    assert (
+        first_relevant_rank(collapse(["a.py", "b.py"], {"a.py": "A", "b.py": "B"}), {"B", "A"}) == 1
+    )
 
 
 def test_percentile_interpolates() -> None:

@@ -18,20 +18,29 @@ def imported_after(statement: str) -> set[str]:
 
 def test_import_codefind_is_cheap() -> None:
     modules = imported_after("import codefind")
-    assert not {"numpy", "onnxruntime", "usearch", "textual", "openai", "voyageai", "tree_sitter"} & modules
+    assert (
+        not {"numpy", "onnxruntime", "usearch", "textual", "openai", "voyageai", "tree_sitter"}
+        & modules
+    )
 
 
 def test_cli_search_path_never_imports_textual() -> None:
-    modules = imported_after("import codefind.cli, codefind.search, codefind.workspace, codefind.evaluation")
+    modules = imported_after(
+        "import codefind.cli, codefind.search, codefind.workspace, codefind.evaluation"
+    )
     assert "textual" not in modules
-    assert "openai" not in modules and "voyageai" not in modules, "remote clients load only when chosen"
+    assert "openai" not in modules and "voyageai" not in modules, (
+        "remote clients load only when chosen"
+    )
     assert "onnxruntime" not in modules, "the model loads lazily"
 
 
 def test_usearch_then_onnxruntime_in_one_process() -> None:
     """usearch 2.26.2-2.26.6 made this segfault (a static libstdc++); the pin must hold."""
     result = subprocess.run(
-        [sys.executable, "-c", "import usearch.index, onnxruntime; print('ok')"], capture_output=True, text=True
+        [sys.executable, "-c", "import usearch.index, onnxruntime; print('ok')"],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-500:]
 
@@ -54,15 +63,36 @@ def test_only_the_tui_imports_textual_and_nothing_below_imports_the_front_ends()
         if rel.startswith("tui/"):
             continue
         for name in _imports(path):
-            front_end = name.startswith(("codefind.tui", "codefind.cli", "codefind.evalcli", "codefind.render"))
-            if name.split(".")[0] == "textual" or (front_end and rel not in ("__main__.py", "cli.py", "evalcli.py", "render.py")):
+            front_end = name.startswith(
+                ("codefind.tui", "codefind.cli", "codefind.evalcli", "codefind.render")
+            )
+            if name.split(".")[0] == "textual" or (
+                front_end and rel not in ("__main__.py", "cli.py", "evalcli.py", "render.py")
+            ):
                 offenders.append(f"{rel} imports {name}")
     assert offenders == []
 
 
 def test_lower_layers_do_not_import_upper_ones() -> None:
-    lower = {"models.py", "errors.py", "atomic.py", "lexical.py", "config.py", "repo.py", "store", "chunking", "embeddings", "translation"}
-    upper = ("codefind.indexer", "codefind.search", "codefind.workspace", "codefind.evaluation", "codefind.fusion")
+    lower = {
+        "models.py",
+        "errors.py",
+        "atomic.py",
+        "lexical.py",
+        "config.py",
+        "repo.py",
+        "store",
+        "chunking",
+        "embeddings",
+        "translation",
+    }
+    upper = (
+        "codefind.indexer",
+        "codefind.search",
+        "codefind.workspace",
+        "codefind.evaluation",
+        "codefind.fusion",
+    )
     offenders = []
     for path in PACKAGE.rglob("*.py"):
         rel = path.relative_to(PACKAGE)

@@ -91,7 +91,10 @@ def test_first_run_embeds_everything_and_second_run_nothing(repo: Path) -> None:
 
 def test_only_changed_files_are_rechunked_and_only_new_text_embedded(repo: Path) -> None:
     first = index(repo)
-    (repo / "app/net.py").write_text(FILES["app/net.py"] + '\n\ndef ping(host):\n    """Check that a host answers."""\n    return True\n')
+    (repo / "app/net.py").write_text(
+        FILES["app/net.py"]
+        + '\n\ndef ping(host):\n    """Check that a host answers."""\n    return True\n'
+    )
     (repo / "app/maths.py").unlink()
     second = index(repo)
     assert second["embedded"] == 1, "only the new function: net.py's other chunks are cached"
@@ -124,7 +127,9 @@ def test_vector_index_matches_state_after_runs(repo: Path) -> None:
     index(repo)
     workspace = Workspace.for_repository(repo, Settings())
     store = Store.open(workspace.location)
-    vectors = open_vector_index(workspace.location.index_dir, workspace.embedder.model_id, 384, verify=True)
+    vectors = open_vector_index(
+        workspace.location.index_dir, workspace.embedder.model_id, 384, verify=True
+    )
     assert sorted(vectors.keys().tolist()) == sorted(store.state.chunk_ids())
     status = workspace.status()
     assert status.in_sync and status.vectors == status.chunks

@@ -41,29 +41,29 @@ FUNCTIONS = {
     with open(path, encoding="utf-8") as handle:
         return handle.read()
 ''',
-    "md5_of": '''def md5_of(data: bytes) -> str:
+    "md5_of": """def md5_of(data: bytes) -> str:
     import hashlib
     digest = hashlib.md5()
     digest.update(data)
     return digest.hexdigest()
-''',
-    "fetch_json": '''def fetch_json(url, timeout=10):
+""",
+    "fetch_json": """def fetch_json(url, timeout=10):
     import json
     import urllib.request
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.loads(response.read().decode("utf-8"))
-''',
-    "sort_users_by_age": '''def sort_users_by_age(users):
+""",
+    "sort_users_by_age": """def sort_users_by_age(users):
     return sorted(users, key=lambda user: user["age"])
-''',
-    "reverse_words": '''def reverse_words(sentence):
+""",
+    "reverse_words": """def reverse_words(sentence):
     return " ".join(reversed(sentence.split()))
-''',
-    "send_email": '''def send_email(host, sender, recipient, body):
+""",
+    "send_email": """def send_email(host, sender, recipient, body):
     import smtplib
     with smtplib.SMTP(host) as server:
         server.sendmail(sender, [recipient], body)
-''',
+""",
 }
 
 
@@ -170,8 +170,12 @@ def test_the_right_function_ranks_first(embedder: LocalEmbedder, query: str, exp
 
 
 def test_batch_order_is_restored_after_sorting_by_length(embedder: LocalEmbedder) -> None:
-    texts = [FUNCTIONS["sort_users_by_age"], FUNCTIONS["fetch_json"] * 3, "x = 1",
-             FUNCTIONS["md5_of"]]
+    texts = [
+        FUNCTIONS["sort_users_by_age"],
+        FUNCTIONS["fetch_json"] * 3,
+        "x = 1",
+        FUNCTIONS["md5_of"],
+    ]
     batched = embedder.embed_documents(texts)
     for row, text in zip(batched, texts, strict=True):
         alone = embedder.embed_documents([text])[0]
@@ -310,7 +314,10 @@ def test_importing_codefind_does_not_load_the_model_runtime() -> None:
         "print(sorted(m for m in ('onnxruntime', 'tokenizers') if m in sys.modules))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
         cwd=Path(__file__).resolve().parent.parent,
     )
     assert result.stdout.strip() == "[]"

@@ -295,7 +295,7 @@ def test_test_files_and_unsupported_files_give_nothing() -> None:
 
 def test_test_functions_are_skipped_outside_test_files() -> None:
     text = (
-        'def test_refund_restores_the_balance():\n'
+        "def test_refund_restores_the_balance():\n"
         '    """Refunding a paid invoice restores the balance."""\n'
         "    invoice = make_invoice()\n"
         "    invoice.refund()\n"
@@ -330,8 +330,8 @@ def test_mining_never_raises_on_garbage() -> None:
         ),
         ("/** Returns {@code true} when empty. */", "Returns true when empty"),
         (
-            "/// <summary>\n/// Finds a <see cref=\"Shop.Order\"/> by its number.\n"
-            "/// </summary>\n/// <param name=\"n\">The number.</param>",
+            '/// <summary>\n/// Finds a <see cref="Shop.Order"/> by its number.\n'
+            '/// </summary>\n/// <param name="n">The number.</param>',
             "Finds a Order by its number",
         ),
         (

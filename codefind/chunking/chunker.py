@@ -68,8 +68,7 @@ _WORDS = re.compile(r"[^\W_]+")
 _MAX_TRIVIAL_CHARS = 200
 # Words allowed on a line that carries no meaning of its own (`end`, `} else {`, `public:`).
 _TRIVIAL_WORDS = frozenset(
-    {"end", "else", "fi", "done", "esac", "endif", "then", "do", "public", "private",
-     "protected"}
+    {"end", "else", "fi", "done", "esac", "endif", "then", "do", "public", "private", "protected"}
 )
 
 
@@ -138,9 +137,7 @@ class _Piece:
 class _FileChunker:
     """The state of chunking one file: its lines, their offsets, the lines already cut."""
 
-    def __init__(
-        self, path: str, text: str, language: str, max_chars: int, overlap: int
-    ) -> None:
+    def __init__(self, path: str, text: str, language: str, max_chars: int, overlap: int) -> None:
         self.path = path
         self.text = text
         self.language = language
@@ -254,9 +251,7 @@ class _FileChunker:
         """
         if start == end and start in self.cut_lines:
             return []  # several definitions on one minified line: cut it once
-        spans = line_windows(
-            self.lines, start, end, max_chars=self.max_chars, overlap=self.overlap
-        )
+        spans = line_windows(self.lines, start, end, max_chars=self.max_chars, overlap=self.overlap)
         self.cut_lines.update(s.start for s in spans if s.columns is not None)
         if len(spans) > 1 and kind in ("module", "class"):
             kind = "block"

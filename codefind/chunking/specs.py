@@ -71,19 +71,24 @@ def _set(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
-_JS_FUNCTIONS = _set(
-    "function_declaration", "generator_function_declaration", "method_definition"
-)
+_JS_FUNCTIONS = _set("function_declaration", "generator_function_declaration", "method_definition")
 _JS_DESCEND = _set(
-    "statement_block", "class_body", "if_statement", "else_clause", "try_statement",
-    "catch_clause", "finally_clause",
+    "statement_block",
+    "class_body",
+    "if_statement",
+    "else_clause",
+    "try_statement",
+    "catch_clause",
+    "finally_clause",
 )
 _JS_VARIABLES = _set("lexical_declaration", "variable_declaration")
 
 _TYPESCRIPT = LanguageSpec(
     functions=_JS_FUNCTIONS,
     classes=_set(
-        "class_declaration", "abstract_class_declaration", "interface_declaration",
+        "class_declaration",
+        "abstract_class_declaration",
+        "interface_declaration",
         "enum_declaration",
     ),
     wrappers=_set("export_statement", "ambient_declaration"),
@@ -94,8 +99,13 @@ _TYPESCRIPT = LanguageSpec(
 )
 
 _C_DESCEND = _set(
-    "preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif", "preproc_elifdef",
-    "linkage_specification", "declaration_list",
+    "preproc_if",
+    "preproc_ifdef",
+    "preproc_else",
+    "preproc_elif",
+    "preproc_elifdef",
+    "linkage_specification",
+    "declaration_list",
 )
 _C_CLASSES = _set("struct_specifier", "union_specifier", "enum_specifier", "type_definition")
 
@@ -105,8 +115,15 @@ SPECS: dict[str, LanguageSpec] = {
         classes=_set("class_definition"),
         wrappers=_set("decorated_definition"),
         descend=_set(
-            "block", "if_statement", "elif_clause", "else_clause", "try_statement",
-            "except_clause", "except_group_clause", "finally_clause", "with_statement",
+            "block",
+            "if_statement",
+            "elif_clause",
+            "else_clause",
+            "try_statement",
+            "except_clause",
+            "except_group_clause",
+            "finally_clause",
+            "with_statement",
         ),
     ),
     "javascript": LanguageSpec(
@@ -138,11 +155,17 @@ SPECS: dict[str, LanguageSpec] = {
             "method_declaration", "constructor_declaration", "compact_constructor_declaration"
         ),
         classes=_set(
-            "class_declaration", "interface_declaration", "enum_declaration",
-            "record_declaration", "annotation_type_declaration",
+            "class_declaration",
+            "interface_declaration",
+            "enum_declaration",
+            "record_declaration",
+            "annotation_type_declaration",
         ),
         descend=_set(
-            "class_body", "interface_body", "enum_body", "enum_body_declarations",
+            "class_body",
+            "interface_body",
+            "enum_body",
+            "enum_body_declarations",
             "annotation_type_body",
         ),
         comments=_set("line_comment", "block_comment"),
@@ -171,23 +194,34 @@ SPECS: dict[str, LanguageSpec] = {
     "php": LanguageSpec(
         functions=_set("function_definition", "method_declaration"),
         classes=_set(
-            "class_declaration", "interface_declaration", "trait_declaration",
+            "class_declaration",
+            "interface_declaration",
+            "trait_declaration",
             "enum_declaration",
         ),
         descend=_set(
-            "declaration_list", "namespace_definition", "compound_statement",
+            "declaration_list",
+            "namespace_definition",
+            "compound_statement",
             "enum_declaration_list",
         ),
     ),
     "csharp": LanguageSpec(
         functions=_set(
-            "method_declaration", "constructor_declaration", "destructor_declaration",
-            "operator_declaration", "conversion_operator_declaration",
+            "method_declaration",
+            "constructor_declaration",
+            "destructor_declaration",
+            "operator_declaration",
+            "conversion_operator_declaration",
             "local_function_statement",
         ),
         classes=_set(
-            "class_declaration", "struct_declaration", "interface_declaration",
-            "enum_declaration", "record_declaration", "record_struct_declaration",
+            "class_declaration",
+            "struct_declaration",
+            "interface_declaration",
+            "enum_declaration",
+            "record_declaration",
+            "record_struct_declaration",
         ),
         descend=_set("declaration_list", "namespace_declaration"),
     ),

@@ -271,9 +271,7 @@ class _Finder:
                 "declaration"
             )
             if inner is None:
-                inner = next(
-                    (c for c in node.named_children if self._is_definition_type(c)), None
-                )
+                inner = next((c for c in node.named_children if self._is_definition_type(c)), None)
             if inner is None:
                 return None
             node = inner

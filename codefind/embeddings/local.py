@@ -145,9 +145,7 @@ def model_dir_for(model: str) -> Path:
     if model in KNOWN_MODELS:
         return BUILTIN_DIR / model
     shipped = ", ".join(KNOWN_MODELS) or "none (the installation is incomplete)"
-    raise ConfigError(
-        f"Unknown built-in model {model!r}. The local backend ships: {shipped}."
-    )
+    raise ConfigError(f"Unknown built-in model {model!r}. The local backend ships: {shipped}.")
 
 
 def dimensions_for(model: str) -> Dimensions:

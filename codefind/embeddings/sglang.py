@@ -64,7 +64,20 @@ KNOWN_MODELS: tuple[str, ...] = (
 )
 MIN_DIMENSION = 32
 """Qwen3-Embedding is Matryoshka-trained for any size from 32 up to its native one."""
-PRESET_DIMENSIONS: tuple[int, ...] = (4096, 3072, 2560, 2048, 1536, 1024, 768, 512, 256, 128, 64, 32)
+PRESET_DIMENSIONS: tuple[int, ...] = (
+    4096,
+    3072,
+    2560,
+    2048,
+    1536,
+    1024,
+    768,
+    512,
+    256,
+    128,
+    64,
+    32,
+)
 DEFAULT_CONTEXT_TOKENS = 32768
 """Used when ``/v1/models`` does not say: the model card's 32K (configs claim 40960)."""
 _NATIVE_BY_SIZE = {"0.6b": 1024, "4b": 2560, "8b": 4096}
@@ -554,4 +567,3 @@ def _scores_in_order(answer: object, count: int, http: _SGLangClient) -> list[fl
     if any(s is None for s in scores):
         raise http.malformed("the rerank request (scores missing)")
     return [float(s) for s in scores if s is not None]
-

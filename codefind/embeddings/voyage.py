@@ -122,9 +122,7 @@ def price_per_million(model: str, overrides: Mapping[str, float] | None = None) 
         ) from None
 
 
-def estimate_cost(
-    model: str, tokens: int, overrides: Mapping[str, float] | None = None
-) -> float:
+def estimate_cost(model: str, tokens: int, overrides: Mapping[str, float] | None = None) -> float:
     """Estimated USD for embedding ``tokens`` tokens with ``model`` (no free tier deducted)."""
     return tokens * price_per_million(model, overrides) / 1_000_000
 
@@ -222,8 +220,9 @@ class _VoyageClient:
             )
         if isinstance(exc, verr.Timeout):
             return Failure(
-                self._error(f"Voyage AI at {self.url} did not answer {what} within "
-                            f"{self.timeout:g} s."),
+                self._error(
+                    f"Voyage AI at {self.url} did not answer {what} within {self.timeout:g} s."
+                ),
                 retryable=True,
             )
         if isinstance(exc, verr.APIConnectionError):
@@ -347,8 +346,7 @@ class VoyageEmbedder(Embedder):
         batches = plan_batches(costs, MAX_TEXTS_PER_REQUEST, self.max_request_tokens)
         input_type = "query" if query else "document"
         calls = [
-            functools.partial(self._request, inputs[b.start : b.stop], input_type)
-            for b in batches
+            functools.partial(self._request, inputs[b.start : b.stop], input_type) for b in batches
         ]
         return np.vstack(self._slots.run_all(calls))
 
