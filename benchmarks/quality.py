@@ -138,6 +138,9 @@ def main() -> None:
     parser.add_argument("--modes", nargs="*", default=list(MODES))
     parser.add_argument("--section", default="quality", help="RESULTS.md section to write")
     parser.add_argument("--yes", action="store_true", help="consent to uploading corpora (Voyage)")
+    parser.add_argument(
+        "--no-translate", action="store_true", help="queries as typed (the zh/ja 'before' rows)"
+    )
     args = parser.parse_args()
 
     sets = public_sets(args.eval_dir, args.sets) + mined_sets(args.sets)
@@ -147,12 +150,15 @@ def main() -> None:
     for eval_set in sets:
         for model in models:
             for mode in args.modes:
-                settings = replace(base.with_model(model), mode=mode)
-                rows.append((eval_set.name, model, run(eval_set, settings)))
+                settings = replace(
+                    base.with_model(model), mode=mode, translate=not args.no_translate
+                )
+                label = model + (" (no query translation)" if args.no_translate else "")
+                rows.append((eval_set.name, label, run(eval_set, settings)))
 
     text = "\n".join(
         [
-            "## Retrieval quality (`benchmarks/quality.py`)",
+            f"## Retrieval quality (`benchmarks/quality.py{' --no-translate' if args.no_translate else ''}`)",
             "",
             f"Machine: {machine_info()}. Run: {stamp()}. Versions: {versions()}.",
             f"Backend: {args.backend}. Sets: ../shared/eval (see its README) and pairs mined from "

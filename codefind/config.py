@@ -97,6 +97,8 @@ class Settings:
     yes: bool = False
     """Consent given up front for sending code to a remote backend (``--yes``)."""
     debug: bool = False
+    translate: bool = True
+    """Chinese/Japanese queries become English keywords (off only to measure what it adds)."""
     local: LocalSettings = field(default_factory=LocalSettings)
     sglang: SGLangSettings = field(default_factory=SGLangSettings)
     voyage: VoyageSettings = field(default_factory=VoyageSettings)

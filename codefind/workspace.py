@@ -137,7 +137,12 @@ class Workspace:
         """A search service over this workspace's index (see ``SearchService`` for ``strict``)."""
         reranker: Reranker | None = create_reranker(self.settings) if rerank else None
         return SearchService(
-            self.store(), self.embedder, self.dim, reranker=reranker, strict=strict
+            self.store(),
+            self.embedder,
+            self.dim,
+            reranker=reranker,
+            strict=strict,
+            translate=self.settings.translate,
         )
 
     def status(self) -> IndexStatus:

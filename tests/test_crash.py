@@ -81,7 +81,7 @@ def cached_count(repo: Path) -> int:
         return 0
     db = sqlite3.connect(path, timeout=10)
     try:
-        return int(db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0])
+        return int(db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
     except sqlite3.OperationalError:
         return 0
     finally:

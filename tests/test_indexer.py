@@ -176,3 +176,18 @@ def test_codefind_index_dir_overrides_both_locations(repo: Path, tmp_path: Path)
     workspace = Workspace.for_repository(repo, Settings(index_dir=target))
     assert workspace.location.index_dir == target
     assert workspace.location.cache_dir == target / "cache"
+
+
+def test_query_translation_can_be_turned_off_to_measure_it(git_repo) -> None:  # type: ignore[no-untyped-def]
+    repo = git_repo({"io.py": "def read_file(path):\n    return open(path).read()\n"})
+    index(repo)
+    found = {}
+    for translate in (True, False):
+        workspace = Workspace.for_repository(repo, Settings(translate=translate, mode="lexical"))
+        try:
+            result = workspace.search_service().search("读取文件", mode="lexical")
+        finally:
+            workspace.close()
+        found[translate] = [hit.symbol for hit in result.hits]
+        assert result.translation.changed is translate
+    assert found == {True: ["read_file"], False: []}

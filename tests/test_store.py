@@ -232,6 +232,33 @@ def test_cache_is_keyed_by_model_and_text(tmp_path: Path) -> None:
     assert reopened.count("m1") == 1
 
 
+def test_cache_in_the_first_layout_is_moved_over_and_shrinks(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "cache.sqlite"
+    vectors = unit(400, 384)
+    keys = [text_hash(f"def f{i}(): pass") for i in range(400)]
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE vectors (model TEXT NOT NULL, text_hash BLOB NOT NULL, dim INTEGER NOT NULL,"
+        " vector BLOB NOT NULL, PRIMARY KEY (model, text_hash)) WITHOUT ROWID"
+    )
+    old.executemany(
+        "INSERT INTO vectors VALUES ('m', ?, 384, ?)",
+        [(k, v.astype(np.float32).tobytes()) for k, v in zip(keys, vectors, strict=True)],
+    )
+    old.commit()
+    old.close()
+    old_size = path.stat().st_size
+    cache = EmbeddingCache(path)
+    found = cache.get_many("m", keys)
+    assert len(found) == 400 and np.array_equal(found[keys[7]], vectors[7].astype(np.float32))
+    cache.close()
+    size = path.stat().st_size
+    assert size < 2200 * 400 < old_size, (old_size, size)
+    assert EmbeddingCache(path).count("m") == 400, "opening again changes nothing"
+
+
 # --- lock -----------------------------------------------------------------------------------
 
 

@@ -21,15 +21,21 @@ from codefind.errors import IndexStoreError
 
 Vectors = npt.NDArray[np.float32]
 
+# A rowid table, not WITHOUT ROWID: a row is a 1.5 KB vector (384 float32) or more, and a
+# WITHOUT ROWID table keeps at most ~1 KB of a row in its 4 KB page and spills the rest into
+# an overflow page of its own, so it took 4.7 KB on disk per vector instead of ~1.6 KB.
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS vectors (
+CREATE TABLE IF NOT EXISTS embeddings (
+    id INTEGER PRIMARY KEY,
     model TEXT NOT NULL,
     text_hash BLOB NOT NULL,
     dim INTEGER NOT NULL,
-    vector BLOB NOT NULL,
-    PRIMARY KEY (model, text_hash)
-) WITHOUT ROWID;
+    vector BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS embeddings_by_key ON embeddings (model, text_hash);
 """
+# The first layout (codefind before 2026-11-30): moved into ``embeddings`` on open.
+_OLD_TABLE = "vectors"
 _BATCH = 500  # SQLite's default limit on bound parameters is 999
 
 
@@ -53,6 +59,7 @@ class EmbeddingCache:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._migrate()
         except sqlite3.DatabaseError as exc:
             raise IndexStoreError(
                 f"The embedding cache {path} is damaged ({exc}). Delete it; codefind will "
@@ -67,7 +74,7 @@ class EmbeddingCache:
             part = wanted[start : start + _BATCH]
             marks = ",".join("?" * len(part))
             rows = self._db.execute(
-                f"SELECT text_hash, dim, vector FROM vectors WHERE model = ? AND text_hash IN ({marks})",
+                f"SELECT text_hash, dim, vector FROM embeddings WHERE model = ? AND text_hash IN ({marks})",
                 (model, *part),
             )
             for key, dim, blob in rows:
@@ -84,7 +91,7 @@ class EmbeddingCache:
             part = wanted[start : start + _BATCH]
             marks = ",".join("?" * len(part))
             rows = self._db.execute(
-                f"SELECT text_hash FROM vectors WHERE model = ? AND text_hash IN ({marks})",
+                f"SELECT text_hash FROM embeddings WHERE model = ? AND text_hash IN ({marks})",
                 (model, *part),
             )
             present.update(bytes(row[0]) for row in rows)
@@ -98,20 +105,51 @@ class EmbeddingCache:
         ]
         with self._db:
             self._db.executemany(
-                "INSERT OR REPLACE INTO vectors (model, text_hash, dim, vector) VALUES (?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO embeddings (model, text_hash, dim, vector) VALUES (?, ?, ?, ?)",
                 rows,
             )
 
     def count(self, model: str | None = None) -> int:
         """Number of cached vectors (of one model, or all)."""
         if model is None:
-            row = self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()
+            row = self._db.execute("SELECT COUNT(*) FROM embeddings").fetchone()
         else:
             row = self._db.execute(
-                "SELECT COUNT(*) FROM vectors WHERE model = ?", (model,)
+                "SELECT COUNT(*) FROM embeddings WHERE model = ?", (model,)
             ).fetchone()
         return int(row[0])
 
     def close(self) -> None:
         """Close the database."""
         self._db.close()
+
+    def _migrate(self) -> None:
+        """Move vectors from the first layout's table, then give the space back (once).
+
+        Two processes may open an old cache at once: the write lock taken first (BEGIN
+        IMMEDIATE) makes one of them migrate and the other find nothing left to do.
+        """
+        if not self._has_old_table():
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._has_old_table():
+                self._db.execute(
+                    "INSERT OR IGNORE INTO embeddings (model, text_hash, dim, vector) "
+                    f"SELECT model, text_hash, dim, vector FROM {_OLD_TABLE}"
+                )
+                self._db.execute(f"DROP TABLE {_OLD_TABLE}")
+            self._db.commit()
+        except BaseException:
+            self._db.rollback()
+            raise
+        try:
+            self._db.execute("VACUUM")
+        except sqlite3.OperationalError:
+            pass  # busy: the file stays larger than it needs to be, nothing is lost
+
+    def _has_old_table(self) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_OLD_TABLE,)
+        ).fetchone()
+        return row is not None
