@@ -2,9 +2,9 @@
 
 Where a query goes::
 
-    query ──► translate (zh/ja → English keywords, built-in model only)
+    query ──► translate (zh/ja → English keywords; the English side of multilingual models)
           ├─► lexical: BM25 over identifier-split tokens (SQLite FTS5)   ── instant
-          └─► semantic: query vector ──► USearch (cosine)
+          └─► semantic: query vector (in a thread, meanwhile) ──► USearch (cosine)
                  ──► fuse (see ``fuse``) ──► optional rerank ──► one hit per line range ──► hits
 
 Filters (paths, globs, languages) are applied *before* the top-k cut on both sides, never

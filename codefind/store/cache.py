@@ -9,6 +9,7 @@ from them (``embeddings.base.truncate``), so changing dimension never calls a mo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
@@ -143,10 +144,9 @@ class EmbeddingCache:
         except BaseException:
             self._db.rollback()
             raise
-        try:
+        # Busy: the file stays larger than it needs to be; nothing is lost.
+        with contextlib.suppress(sqlite3.OperationalError):
             self._db.execute("VACUUM")
-        except sqlite3.OperationalError:
-            pass  # busy: the file stays larger than it needs to be, nothing is lost
 
     def _has_old_table(self) -> bool:
         row = self._db.execute(

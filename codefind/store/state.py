@@ -55,6 +55,7 @@ _BM25_WEIGHTS = (4.0, 1.5, 1.0)
 # ``StateDB.informative_terms``); measured with ``benchmarks/bench_index.py`` and ``quality.py``.
 COMMON_TERM_SHARE = 0.2
 COMMON_TERM_FLOOR = 200  # below this many chunks a token is cheap, whatever its share
+_TIE_ROOM = 32  # extra rows fetched so that ties at the cut-off are all kept
 
 
 @dataclass(frozen=True)
@@ -222,11 +223,17 @@ class StateDB:
             )
             sql += " AND rowid IN (SELECT id FROM allowed_ids)"
         sql += " ORDER BY score DESC LIMIT ?"
-        params.append(limit)
+        params.append(limit + _TIE_ROOM)
         try:
             rows = self._db.execute(sql, params).fetchall()
         except sqlite3.OperationalError:
             return []  # a query FTS5 cannot parse finds nothing rather than failing
+        if len(rows) > limit:
+            # Chunks that tie with the last one kept stay in: which of them LIMIT would cut
+            # depends on chunk ids, i.e. on indexing history, and a re-built index must
+            # rank the same (benchmarks/stress.py compares the two).
+            last = rows[limit - 1][1]
+            rows = rows[:limit] + [row for row in rows[limit:] if row[1] >= last]
         return [(int(cid), float(score)) for cid, score in rows]
 
     def informative_terms(self, query_tokens: Sequence[str]) -> list[str]:
