@@ -172,8 +172,9 @@ def load_times(model_dir: Path, runs: int) -> tuple[float, float]:
     code = LOAD_SNIPPET.format(root=str(ROOT), model_dir=str(model_dir))
     times = []
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         times.append(float(out.stdout.strip().splitlines()[-1]))
     return times[0], min(times[1:] or times)
 
@@ -257,8 +258,10 @@ def cached_vectors(key: str, compute: object) -> npt.NDArray[np.float32]:
 
 
 def retrieval_scores(
-    docs: npt.NDArray[np.float32], queries: npt.NDArray[np.float32],
-    ids: Sequence[str], relevant: Sequence[set[str]],
+    docs: npt.NDArray[np.float32],
+    queries: npt.NDArray[np.float32],
+    ids: Sequence[str],
+    relevant: Sequence[set[str]],
 ) -> dict[str, float]:
     """MRR@10 and recall@1/5/10 with exact cosine (vectors are unit length)."""
     scores = queries @ docs.T
@@ -281,10 +284,12 @@ def quality(embedder: LocalEmbedder, sets: Sequence[str]) -> dict[str, dict[str,
     result = {}
     for name in sets:
         ids, code, texts, relevant = load_set(name)
-        docs = cached_vectors(f"{embedder.model_id}-{name}-docs",
-                              lambda code=code: _embed_all(embedder, code))
-        queries = cached_vectors(f"{embedder.model_id}-{name}-queries",
-                                 lambda texts=texts: embedder.embed_queries(texts))
+        docs = cached_vectors(
+            f"{embedder.model_id}-{name}-docs", lambda code=code: _embed_all(embedder, code)
+        )
+        queries = cached_vectors(
+            f"{embedder.model_id}-{name}-queries", lambda texts=texts: embedder.embed_queries(texts)
+        )
         result[name] = retrieval_scores(docs, queries, ids, relevant)
     return result
 
@@ -309,8 +314,10 @@ def st_quality(python: str, sets: Sequence[str]) -> dict[str, dict[str, float]]:
     result = {}
     for name in sets:
         ids, code, texts, relevant = load_set(name)
-        vectors = [cached_vectors(f"st-{name}-{part}", lambda items=items: _st_encode(python, items))
-                   for part, items in (("docs", code), ("queries", texts))]
+        vectors = [
+            cached_vectors(f"st-{name}-{part}", lambda items=items: _st_encode(python, items))
+            for part, items in (("docs", code), ("queries", texts))
+        ]
         result[name] = retrieval_scores(vectors[0], vectors[1], ids, relevant)
     return result
 
@@ -319,8 +326,7 @@ def _st_encode(python: str, texts: Sequence[str]) -> npt.NDArray[np.float32]:
     WORK.mkdir(parents=True, exist_ok=True)
     src, dst = WORK / "st-in.json", WORK / "st-out.npy"
     src.write_text(json.dumps(list(texts)), encoding="utf-8")
-    subprocess.run([python, "-c", ST_SNIPPET, str(src), str(dst)], check=True,
-                   capture_output=True)
+    subprocess.run([python, "-c", ST_SNIPPET, str(src), str(dst)], check=True, capture_output=True)
     return np.asarray(np.load(dst), dtype=np.float32)
 
 
@@ -333,8 +339,9 @@ def tokens_per_char(embedder: LocalEmbedder) -> tuple[str, list[tuple[int, float
     definitions = [t for _, t in stdlib_definitions()]
     sample = random.Random(1).sample(definitions, min(3000, len(definitions)))
     counts = embedder.count_tokens(sample)
-    ratios = np.array([(n - 2) / len(t) for t, n in zip(sample, counts, strict=True)
-                       if len(t) >= 200])
+    ratios = np.array(
+        [(n - 2) / len(t) for t, n in zip(sample, counts, strict=True) if len(t) >= 200]
+    )
     pct = np.percentile(ratios, [5, 50, 95, 99])
     summary = (
         f"tokens/char over {len(ratios)} stdlib definitions of >= 200 chars: "
@@ -368,8 +375,14 @@ def _char_windows(lines: Sequence[str], budget: int) -> list[str]:
 # --- the run ----------------------------------------------------------------------------
 
 
-def measure(label: str, model_dir: Path, args: argparse.Namespace, chunks: list[str],
-            real_tokens: int, queries: list[str]) -> ModelRow:
+def measure(
+    label: str,
+    model_dir: Path,
+    args: argparse.Namespace,
+    chunks: list[str],
+    real_tokens: int,
+    queries: list[str],
+) -> ModelRow:
     """All measurements for one model folder."""
     cold, warm = load_times(model_dir, args.load_runs)
     embedder = LocalEmbedder(model_dir=model_dir, threads=args.threads)
@@ -379,8 +392,20 @@ def measure(label: str, model_dir: Path, args: argparse.Namespace, chunks: list[
     scores = {} if args.skip_eval else quality(embedder, args.sets)
     size = sum(p.stat().st_size for p in model_dir.iterdir()) / 1e6
     cpu = cpu_rate(model_dir, chunks, real_tokens)
-    row = ModelRow(label, embedder.model_id, size, cold, warm, reload_time(model_dir),
-                   p50, p95, tps, cps, cpu, scores)
+    row = ModelRow(
+        label,
+        embedder.model_id,
+        size,
+        cold,
+        warm,
+        reload_time(model_dir),
+        p50,
+        p95,
+        tps,
+        cps,
+        cpu,
+        scores,
+    )
     print(row, flush=True)
     return row
 
@@ -394,19 +419,25 @@ def sweep(chunks: list[str], real_tokens: int, model_dir: Path) -> list[str]:
     best = dict.fromkeys(SWEEP, 0.0)
     for _ in range(2):
         for threads, budget in SWEEP:
-            embedder = LocalEmbedder(model_dir=model_dir, threads=threads,
-                                     sub_batch_tokens=budget)
-            best[threads, budget] = max(best[threads, budget],
-                                        throughput(embedder, chunks, real_tokens, 1)[0])
+            embedder = LocalEmbedder(model_dir=model_dir, threads=threads, sub_batch_tokens=budget)
+            best[threads, budget] = max(
+                best[threads, budget], throughput(embedder, chunks, real_tokens, 1)[0]
+            )
     lines = ["| threads | tokens per call | tokens/s |", "| --- | --- | --- |"]
     lines += [f"| {t} | {b} | {best[t, b]:,.0f} |" for t, b in SWEEP]
     print("\n".join(lines), flush=True)
     return lines
 
 
-def render(rows: list[ModelRow], mix: str, chars: tuple[str, list[tuple[int, float]]],
-           sweep_lines: list[str], st: dict[str, dict[str, float]], args: argparse.Namespace,
-           threads: int) -> str:
+def render(
+    rows: list[ModelRow],
+    mix: str,
+    chars: tuple[str, list[tuple[int, float]]],
+    sweep_lines: list[str],
+    st: dict[str, dict[str, float]],
+    args: argparse.Namespace,
+    threads: int,
+) -> str:
     """The RESULTS.md section."""
     out = [
         "## Built-in model (`benchmarks/bench_model.py`)",
@@ -431,24 +462,38 @@ def render(rows: list[ModelRow], mix: str, chars: tuple[str, list[tuple[int, flo
     if not args.skip_eval:
         out += _quality_table(rows, st)
     if sweep_lines:
-        out += ["Padded tokens per onnxruntime call and threads (shipped model, first 400 "
-                "chunks of the mix):", "", *sweep_lines, ""]
-    out += [f"Chunker budget: {chars[0]}.", "",
-            "Share of line windows of N characters over 256 tokens: "
-            + ", ".join(f"{n}: {share:.1%}" for n, share in chars[1]) + "."]
+        out += [
+            "Padded tokens per onnxruntime call and threads (shipped model, first 400 "
+            "chunks of the mix):",
+            "",
+            *sweep_lines,
+            "",
+        ]
+    out += [
+        f"Chunker budget: {chars[0]}.",
+        "",
+        "Share of line windows of N characters over 256 tokens: "
+        + ", ".join(f"{n}: {share:.1%}" for n, share in chars[1])
+        + ".",
+    ]
     return "\n".join(out)
 
 
 def _quality_table(rows: list[ModelRow], st: dict[str, dict[str, float]]) -> list[str]:
-    out = ["Retrieval, exact cosine over the raw code (MRR@10 / R@1 / R@5 / R@10):", "",
-           "| model | " + " | ".join(rows[0].quality) + " |",
-           "| --- |" + " --- |" * len(rows[0].quality)]
+    out = [
+        "Retrieval, exact cosine over the raw code (MRR@10 / R@1 / R@5 / R@10):",
+        "",
+        "| model | " + " | ".join(rows[0].quality) + " |",
+        "| --- |" + " --- |" * len(rows[0].quality),
+    ]
     named = [(r.label, r.quality) for r in rows]
     if st:
         named.append(("sentence-transformers (torch)", st))
     for label, scores in named:
-        cells = [f"{s['mrr@10']:.4f} / {s['recall@1']:.3f} / {s['recall@5']:.3f} / "
-                 f"{s['recall@10']:.3f}" for s in scores.values()]
+        cells = [
+            f"{s['mrr@10']:.4f} / {s['recall@1']:.3f} / {s['recall@5']:.3f} / {s['recall@10']:.3f}"
+            for s in scores.values()
+        ]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     return [*out, ""]
 
@@ -456,8 +501,13 @@ def _quality_table(rows: list[ModelRow], st: dict[str, dict[str, float]]) -> lis
 def parse_args() -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", action="append", default=[], metavar="LABEL=DIR",
-                        help="another model folder to measure (repeatable)")
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="LABEL=DIR",
+        help="another model folder to measure (repeatable)",
+    )
     parser.add_argument("--chunks", type=int, default=1000, help="chunks in the mix")
     parser.add_argument("--repeat", type=int, default=2, help="throughput passes (best kept)")
     parser.add_argument("--load-runs", type=int, default=4)
@@ -490,8 +540,11 @@ def main() -> None:
     print(mix, flush=True)
     queries = [q for name in ("cosqa_dev", "odex_en") for q in load_set(name)[2]][:200]
     rows = [measure(label, path, args, chunks, real_tokens, queries) for label, path in models]
-    sweep_lines = sweep(chunks[:400], sum(min(n, MAX_TOKENS) for n in counts[:400]),
-                        shipped.model_dir) if args.sweep else []
+    sweep_lines = (
+        sweep(chunks[:400], sum(min(n, MAX_TOKENS) for n in counts[:400]), shipped.model_dir)
+        if args.sweep
+        else []
+    )
     st = st_quality(args.st_python, args.sets) if args.st_python and not args.skip_eval else {}
     chars = tokens_per_char(shipped)
     text = render(rows, mix, chars, sweep_lines, st, args, shipped.threads)

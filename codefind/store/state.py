@@ -91,6 +91,7 @@ class StateDB:
         self.path = path
         self._frequencies: dict[str, int] = {}
         self._frequency_generation = -1
+        self._chunk_count = 0
         try:
             if readonly:
                 self._db = sqlite3.connect(
@@ -250,8 +251,7 @@ class StateDB:
         """
         frequencies = self._document_frequencies(query_tokens)
         found = [t for t in query_tokens if frequencies.get(t, 0) > 0]
-        _, chunks = self.counts() if found else (0, 0)
-        ceiling = max(COMMON_TERM_SHARE * chunks, COMMON_TERM_FLOOR)
+        ceiling = max(COMMON_TERM_SHARE * self._chunk_count, COMMON_TERM_FLOOR)
         informative = [t for t in found if frequencies[t] <= ceiling]
         if informative or not found:
             return informative
@@ -259,10 +259,14 @@ class StateDB:
         return [t for t in found if t in rarest]
 
     def _document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
-        """Chunks containing each term, cached until the index changes (typing repeats terms)."""
+        """Chunks containing each term, cached until the index changes (typing repeats terms).
+
+        Also refreshes ``_chunk_count`` for the same generation.
+        """
         generation = self.generation
         if generation != self._frequency_generation:
             self._frequencies.clear()
+            self._chunk_count = self.counts()[1]  # COUNT(*) scans an index: once per change
             self._frequency_generation = generation
         for term in terms:
             if term not in self._frequencies:
