@@ -205,6 +205,8 @@ class StateDB:
     ) -> list[tuple[int, float]]:
         """BM25 search over chunk tokens: (chunk id, score) best first, score > 0.
 
+        ``limit`` rows, plus any that tie with the last of them.
+
         Any query token may match (OR); BM25 rewards chunks that match more and rarer ones.
         Tokens found in no chunk, and very common ones (see ``informative_terms``), are left
         out of the query.
