@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._results import machine_info, stamp, write_section
+from benchmarks._trees import commit_all
 
 WORK = ROOT / "benchmarks" / ".work" / "bench_app"
 REPO = WORK / "repo"
@@ -109,12 +110,7 @@ def build_corpus() -> int:
         if chunks >= TARGET_CHUNKS:
             break
     if added:
-        env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b",
-               "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b"}  # fmt: skip
-        if not (REPO / ".git").exists():
-            subprocess.run(["git", "init", "-q"], cwd=REPO, check=True, env=env)
-        for args in (["add", "-A"], ["commit", "-qm", f"stdlib subset ({count} files)"]):
-            subprocess.run(["git", *args], cwd=REPO, check=True, env=env)
+        commit_all(REPO, f"stdlib subset ({count} files)")
     return count
 
 

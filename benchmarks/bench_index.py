@@ -21,7 +21,6 @@ section.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import resource
 import shutil
@@ -35,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._results import machine_info, stamp, write_section
+from benchmarks._trees import commit_all
 from codefind.config import Settings
 from codefind.evaluation import percentile
 from codefind.lexical import query_tokens
@@ -60,15 +60,7 @@ def build_tree(target: Path, quick: bool) -> int:
         dest = target / path.relative_to(source)
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, dest)
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "b",
-        "GIT_AUTHOR_EMAIL": "b@b",
-        "GIT_COMMITTER_NAME": "b",
-        "GIT_COMMITTER_EMAIL": "b@b",
-    }
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "stdlib"]):
-        subprocess.run(["git", *args], cwd=target, check=True, env=env)
+    commit_all(target, "stdlib")
     return len(files)
 
 

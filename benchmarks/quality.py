@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import zipfile
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -29,17 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._results import machine_info, stamp, write_section
+from benchmarks._trees import MINED_PACKAGES, package_repo
 from codefind.config import Settings, load_settings
 from codefind.evaluation import EvalReport, EvalSet, evaluate, load_eval_set, mined_eval_set
 from codefind.repo import Repository
 
 WORK = ROOT / "benchmarks" / ".work" / "quality"
 EVAL_DIR = ROOT.parent / "shared" / "eval"
-MINED_PACKAGES = {
-    "rich": "rich==15.0.0",
-    "click": "click==8.5.1",
-    "sqlalchemy": "SQLAlchemy==2.1.9",
-}
 MODES = ("hybrid", "semantic", "lexical")
 
 
@@ -59,39 +52,10 @@ def mined_sets(names: list[str] | None) -> list[EvalSet]:
     for name, requirement in MINED_PACKAGES.items():
         if names is not None and f"repo:{name}" not in names:
             continue
-        repo = _package_repo(name, requirement)
+        repo = package_repo(name, requirement, WORK)
         mined = mined_eval_set(Repository.discover(repo))
         out.append(replace(mined, name=f"repo:{name}"))
     return out
-
-
-def _package_repo(name: str, requirement: str) -> Path:
-    repo = WORK / "repos" / name
-    if (repo / ".git").exists():
-        return repo
-    wheels = WORK / "wheels"
-    wheels.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
-         "-d", str(wheels), requirement],
-        check=True,
-    )  # fmt: skip
-    wheel = next(p for p in wheels.glob("*.whl") if p.name.lower().startswith(name.lower()))
-    repo.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(wheel) as archive:
-        for member in archive.namelist():
-            if member.endswith(".py") and ".dist-info/" not in member:
-                archive.extract(member, repo)
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "q",
-        "GIT_AUTHOR_EMAIL": "q@q",
-        "GIT_COMMITTER_NAME": "q",
-        "GIT_COMMITTER_EMAIL": "q@q",
-    }
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", requirement]):
-        subprocess.run(["git", *args], cwd=repo, check=True, env=env)
-    return repo
 
 
 def run(eval_set: EvalSet, settings: Settings) -> EvalReport:

@@ -23,7 +23,6 @@ import os
 import random
 import resource
 import shutil
-import subprocess
 import sys
 import sysconfig
 import time
@@ -34,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._results import machine_info, stamp, write_section
+from benchmarks._trees import commit_all
 from codefind.config import Settings
 from codefind.evaluation import percentile
 from codefind.models import Hit
@@ -46,12 +46,6 @@ QUERIES = [
     "retry on failure", "sort a list of records by key", "json encode an object",
     "format a number with commas", "walk a directory tree", "read configuration file",
 ]  # fmt: skip
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "s",
-    "GIT_AUTHOR_EMAIL": "s@s",
-    "GIT_COMMITTER_NAME": "s",
-    "GIT_COMMITTER_EMAIL": "s@s",
-}
 
 
 def rss_mb() -> float:
@@ -59,12 +53,6 @@ def rss_mb() -> float:
     with open(f"/proc/{os.getpid()}/statm") as handle:
         pages = int(handle.read().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", *args], cwd=repo, check=True, capture_output=True, env={**os.environ, **GIT_ENV}
-    )
 
 
 def make_tree(repo: Path, files: int) -> list[Path]:
@@ -76,9 +64,7 @@ def make_tree(repo: Path, files: int) -> list[Path]:
     repo.mkdir(parents=True)
     for path in pool[:files]:
         shutil.copyfile(path, repo / path.name)
-    git(repo, "init", "-q")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "start")
+    commit_all(repo, "start")
     return pool[files:]
 
 
@@ -104,8 +90,7 @@ def churn_round(repo: Path, pool: list[Path], rng: random.Random) -> str:
     moved.rename(repo / f"renamed_{moved.name}")
     done.append(f"rename {moved.name}")
     if rng.random() < 0.5:
-        git(repo, "add", "-A")
-        git(repo, "commit", "-qm", "churn")
+        commit_all(repo, "churn")
         done.append("commit")
     return ", ".join(done)
 

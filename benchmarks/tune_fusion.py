@@ -59,7 +59,7 @@ def sweep(name: str, eval_dir: Path) -> dict[str, float]:
                 first_relevant_rank(collapse((h.path for h in hits), id_of), q.relevant)
             )
         for mode in ("semantic", "lexical"):
-            hits = services[0.0].search(q.query, limit=50, mode=mode).hits  # type: ignore[arg-type]
+            hits = services[0.0].search(q.query, limit=50, mode=mode).hits
             ranks[mode].append(
                 first_relevant_rank(collapse((h.path for h in hits), id_of), q.relevant)
             )

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import email.parser
-import hashlib
 import json
 import re
 import subprocess
@@ -30,13 +29,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 TRAINING = Path(__file__).resolve().parent
+sys.path.insert(0, str(TRAINING.parent))
+
+from benchmarks._trees import MINED_PACKAGES
+from scripts.export_builtin_model import sha256_file
+
 WORK = TRAINING / ".work"
 ARCHIVES = WORK / "archives"
 SOURCES = WORK / "src"
 LOCK = TRAINING / "sources.lock"
 
-# Packages whose code may never be trained on (evaluation material, see the issue).
-EXCLUDED = frozenset({"rich", "click", "sqlalchemy"})
+# Packages whose code may never be trained on: the quality table's repo-mined sets.
+EXCLUDED = frozenset(MINED_PACKAGES)
 
 # (registry, name, role): "train" packages feed the training pairs; "heldout" packages are
 # never trained on and become extra "pairs mined from real repositories" evaluation sets.
@@ -232,7 +236,13 @@ def fetch(registry: str, name: str, role: str, version: str | None) -> Source:
     _extract(archive, target)
     found_version, license_id = _metadata(registry, target, archive)
     return Source(
-        registry, name, version or found_version, role, license_id, archive.name, _sha256(archive)
+        registry,
+        name,
+        version or found_version,
+        role,
+        license_id,
+        archive.name,
+        sha256_file(archive),
     )
 
 
@@ -266,14 +276,6 @@ def _metadata(registry: str, root: Path, archive: Path) -> tuple[str, str]:
         return str(msg.get("Version")), lic
     match = re.search(r"-(\d[^-]*?)(-py|\.tar|\.zip|-cp)", archive.name)
     return (match.group(1) if match else "unknown"), "unknown"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_lock() -> list[Source]:

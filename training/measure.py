@@ -18,22 +18,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+TRAINING = Path(__file__).resolve().parent
+sys.path.insert(0, str(TRAINING.parent))
+
+# The quality table's repo-mined rows: never trained on, built the same way (in
+# training/.work/evalrepos).
+from benchmarks._trees import MINED_PACKAGES, package_repo
 
 if TYPE_CHECKING:
     from codefind.evaluation import EvalSet
 
-TRAINING = Path(__file__).resolve().parent
 WORK = TRAINING / ".work"
 EVAL_DIR = TRAINING.parent.parent / "shared" / "eval"
-# The quality table's repo-mined rows (benchmarks/quality.py uses the same pins): never
-# trained on, built here the same way, in training/.work/evalrepos.
-REPO_SETS = {"rich": "rich==15.0.0", "click": "click==8.5.1", "sqlalchemy": "SQLAlchemy==2.1.9"}
 SETS = (
     "odex_en",
     "cosqa_dev",
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         if (p / "queries.jsonl").is_file() and (p / "queries.jsonl").stat().st_size
     }
     heldout = [n for n in folders if n.startswith("heldout_")]
-    chosen = args.sets or [*SETS[:2], *heldout, *(f"repo_{n}" for n in REPO_SETS), *SETS[2:]]
+    chosen = args.sets or [*SETS[:2], *heldout, *(f"repo_{n}" for n in MINED_PACKAGES), *SETS[2:]]
     with open(args.out, "a", encoding="utf-8") as out:
         for set_name in chosen:  # set by set, every model: partial results compare
             if set_name.startswith("repo_"):
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             for spec in args.model:
                 label, folder = spec.split("=", 1)
                 for mode in args.modes:
-                    settings = Settings(mode=mode)  # type: ignore[arg-type]
+                    settings = Settings(mode=mode)
                     source = CorpusSource(eval_set, Path("/codefind-eval") / set_name)
                     workspace = Workspace(source, eval_location(eval_set), settings)
                     workspace._embedder = LocalEmbedder(label, model_dir=Path(folder))
@@ -141,41 +142,7 @@ def repo_set(name: str) -> EvalSet:
     from codefind.evaluation import mined_eval_set
     from codefind.repo import Repository
 
-    repo = WORK / "evalrepos" / name
-    if not (repo / ".git").exists():
-        wheels = WORK / "evalrepos" / "wheels"
-        wheels.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "-q",
-                "--no-deps",
-                "--only-binary",
-                ":all:",
-                "-d",
-                str(wheels),
-                REPO_SETS[name],
-            ],
-            check=True,
-        )
-        wheel = next(p for p in wheels.glob("*.whl") if p.name.lower().startswith(name))
-        repo.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(wheel) as archive:
-            for member in archive.namelist():
-                if member.endswith(".py") and ".dist-info/" not in member:
-                    archive.extract(member, repo)
-        env = {
-            **os.environ,
-            "GIT_AUTHOR_NAME": "q",
-            "GIT_AUTHOR_EMAIL": "q@q",
-            "GIT_COMMITTER_NAME": "q",
-            "GIT_COMMITTER_EMAIL": "q@q",
-        }
-        for git in (["init", "-q"], ["add", "-A"], ["commit", "-qm", REPO_SETS[name]]):
-            subprocess.run(["git", *git], cwd=repo, check=True, env=env)
+    repo = package_repo(name, MINED_PACKAGES[name], WORK / "evalrepos")
     mined = mined_eval_set(Repository.discover(repo))
     from codefind.evaluation import EvalSet
 
