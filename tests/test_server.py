@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from codefind.errors import BackendError
-from codefind.server import (
+from codefind.embeddings.sglang.launcher import (
     MATRYOSHKA_OVERRIDE,
     ServerHandle,
     check_gpu,
@@ -28,6 +27,7 @@ from codefind.server import (
     server_status,
     start_server,
 )
+from codefind.errors import BackendError
 from tests.fakeservers import SGLangServer, VoyageServer, dead_url
 
 FAKE_LAUNCH_SERVER = textwrap.dedent(

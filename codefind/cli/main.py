@@ -229,7 +229,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
         print(json.dumps(report.to_json()))
     else:
-        from codefind.render import write_report
+        from codefind.cli.render import write_report
 
         write_report(report, sys.stdout)
     return EXIT_OK
@@ -239,7 +239,7 @@ def _run_index(workspace: Workspace, *, wait: bool) -> IndexReport:
     """Update the index with a progress line on stderr; Ctrl-C keeps what was done."""
     import threading
 
-    from codefind.render import ProgressLine
+    from codefind.cli.render import ProgressLine
 
     progress = ProgressLine()
     cancel = threading.Event()
@@ -281,13 +281,13 @@ def _run_index(workspace: Workspace, *, wait: bool) -> IndexReport:
 
 def _consent_callback(workspace: Workspace) -> Callable[[Any], None]:
     """Ask before code goes to a remote backend for the first time (Voyage)."""
-    from codefind.render import ask_yes_no
+    from codefind.cli.render import ask_yes_no
 
     return workspace.upload_guard(ask_yes_no if sys.stdin.isatty() else None)
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    from codefind.render import write_hits
+    from codefind.cli.render import write_hits
     from codefind.search import SearchFilters
 
     settings = _settings(args, mode=args.mode, limit=args.limit, rerank=args.rerank)
@@ -341,14 +341,14 @@ def _relative(root: Path, target: Path) -> str:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from codefind.evalcli import run_eval
+    from codefind.cli.evaluate import run_eval
 
     settings = _settings(args, mode=args.mode, rerank=args.rerank)
     return run_eval(args, settings)
 
 
 def _cmd_server(args: argparse.Namespace) -> int:
-    from codefind.server import server_status, start_server
+    from codefind.embeddings.sglang.launcher import server_status, start_server
 
     settings = _settings(args)
     if args.action == "status":

@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from codefind.cli.render import ProgressLine, ask_yes_no
 from codefind.config import Settings
 from codefind.errors import ConfigError
 from codefind.evaluation import (
@@ -21,7 +22,6 @@ from codefind.evaluation import (
     mined_eval_set,
     write_outcomes,
 )
-from codefind.render import ProgressLine, ask_yes_no
 from codefind.repo import Repository
 
 
