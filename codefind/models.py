@@ -15,6 +15,14 @@ ChunkKind = Literal["function", "method", "class", "module", "block", "text"]
 SearchMode = Literal["hybrid", "semantic", "lexical"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "semantic", "lexical")
 
+FileCategory = Literal[
+    "code", "test", "docs", "changelog", "example", "config", "data", "generated"
+]
+"""What a file is for; implementation ``code`` is ranked before the rest unless asked for."""
+FILE_CATEGORIES: tuple[FileCategory, ...] = (
+    "code", "test", "docs", "changelog", "example", "config", "data", "generated"
+)  # fmt: skip
+
 SkipReason = Literal[
     "binary",
     "too_large",
@@ -115,6 +123,9 @@ class Chunk:
         symbol: Qualified name such as ``Store.save``; empty for module code and text windows.
         kind: What the chunk is (see ``ChunkKind``).
         text: The source lines of the chunk, exactly as in the file.
+        line: The line to open: a definition's own line (``def``, ``fn``, ``struct``), not
+            the doc comment or attributes above it that the chunk also covers; 0 means
+            ``start_line``.
     """
 
     path: str
@@ -124,6 +135,11 @@ class Chunk:
     symbol: str
     kind: ChunkKind
     text: str
+    line: int = 0
+
+    def __post_init__(self) -> None:
+        if self.line == 0:
+            object.__setattr__(self, "line", self.start_line)
 
 
 @dataclass(frozen=True)
@@ -146,6 +162,14 @@ class Hit:
     score: float
     semantic_rank: int | None = None
     lexical_rank: int | None = None
+    line: int = 0
+    """The line to open (see ``Chunk.line``); 0 means ``start_line``."""
+    category: FileCategory = "code"
+    """What the hit's file is for (code, test, docs, ...)."""
+
+    def __post_init__(self) -> None:
+        if self.line == 0:
+            object.__setattr__(self, "line", self.start_line)
 
 
 @dataclass(frozen=True)
