@@ -5,12 +5,13 @@ semantic search alone on real code-search sets (MiniLM + BM25 on CoSQA dev: MRR@
 0.534): it gives a chunk that BM25 ranks first as much credit as the semantic favourite,
 although BM25's first place is right far less often. So codefind fuses *scores*, not ranks:
 
-    score = cosine + LEXICAL_WEIGHT * bm25 / max_bm25 (+ NAME_BOOST for an exact name match)
+    score = cosine + LEXICAL_WEIGHT * bm25 / max_bm25
 
 Every candidate has a real cosine (lexical-only candidates get theirs from the vector index),
 so the semantic signal leads and BM25 breaks near-ties and rescues exact-word matches. The
-weight was chosen by measurement (``benchmarks/quality.py``, see RESULTS.md), and an exact
-name match is what a user typing ``load_config`` wants first.
+weight was chosen by measurement (``benchmarks/quality.py``, see RESULTS.md). Lexical mode
+scores ``bm25 / max_bm25``, so every mode's scores are on the cosine scale the ranking priors
+(``codefind.ranking``: definitions, implementation first) add to.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ LEXICAL_WEIGHT = 0.1
 FOREIGN_SCRIPT_LEXICAL_WEIGHT = 0.5
 """For queries in a script the (English-only) model cannot read, e.g. Russian: measured on
 odex_ru, semantic alone 0.571, BM25 alone 0.664, fused at 0.1: 0.637, at 0.5: 0.695."""
-NAME_BOOST = 0.5
 
 # Letters of scripts other than Latin (Cyrillic, Greek, Arabic, Hebrew, Hangul, Thai, CJK...).
 _FOREIGN_LETTER = re.compile(r"[^\W\d_a-zA-Z\u00c0-\u024f]")
@@ -40,7 +40,8 @@ class Candidate:
     semantic_rank: int | None = None
     bm25: float | None = None
     lexical_rank: int | None = None
-    name_match: bool = False
+    named: bool = False
+    """Found in the symbol table as a definition of a name in the query (kept in every mode)."""
 
 
 def fuse(
@@ -51,18 +52,24 @@ def fuse(
 ) -> list[tuple[Candidate, float]]:
     """Candidates with their final scores, best first.
 
-    In ``semantic`` mode the score is the cosine; in ``lexical`` mode the BM25 score; in
-    ``hybrid`` mode the weighted sum above. Where no candidate has a cosine (no vectors yet),
-    hybrid falls back to BM25 alone.
+    In ``semantic`` mode the score is the cosine; in ``lexical`` mode the BM25 score over the
+    best BM25 score (1.0 for the best); in ``hybrid`` mode the weighted sum above. Where no
+    candidate has a cosine (no vectors yet), hybrid falls back to BM25 alone. Candidates
+    without the mode's signal are left out, except definitions found by name (``named``),
+    which score what they have (the ranking priors then lift them).
     """
     pool = list(candidates)
+    top = max((c.bm25 for c in pool if c.bm25 is not None), default=0.0)
     if mode == "semantic":
-        scored = [(c, c.cosine) for c in pool if c.cosine is not None]
+        scored = [(c, c.cosine or 0.0) for c in pool if c.cosine is not None or c.named]
     elif mode == "lexical" or not any(c.cosine is not None for c in pool):
-        scored = [(c, (c.bm25 or 0.0) + _boost(c)) for c in pool if c.bm25 is not None]
+        scored = [(c, _lexical(c, top)) for c in pool if c.bm25 is not None or c.named]
     else:
-        top = max((c.bm25 for c in pool if c.bm25 is not None), default=0.0)
-        scored = [(c, _hybrid(c, top, lexical_weight)) for c in pool if c.cosine is not None]
+        scored = [
+            (c, (c.cosine or 0.0) + lexical_weight * _lexical(c, top))
+            for c in pool
+            if c.cosine is not None or c.named
+        ]
     return sorted(((c, float(s)) for c, s in scored), key=_order)
 
 
@@ -80,13 +87,8 @@ def lexical_weight_for(query: str, *, multilingual: bool, base: float = LEXICAL_
     return FOREIGN_SCRIPT_LEXICAL_WEIGHT if letters and foreign / len(letters) > 0.5 else base
 
 
-def _hybrid(c: Candidate, top_bm25: float, weight: float) -> float:
-    lexical = (c.bm25 / top_bm25) if (c.bm25 and top_bm25 > 0) else 0.0
-    return (c.cosine or 0.0) + weight * lexical + _boost(c)
-
-
-def _boost(c: Candidate) -> float:
-    return NAME_BOOST if c.name_match else 0.0
+def _lexical(c: Candidate, top_bm25: float) -> float:
+    return (c.bm25 / top_bm25) if (c.bm25 and top_bm25 > 0) else 0.0
 
 
 def _order(item: tuple[Candidate, float]) -> tuple[float, int]:

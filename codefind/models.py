@@ -23,6 +23,20 @@ FILE_CATEGORIES: tuple[FileCategory, ...] = (
     "code", "test", "docs", "changelog", "example", "config", "data", "generated"
 )  # fmt: skip
 
+Scope = Literal["auto", "code", "tests", "docs", "examples", "all"]
+"""Which files a search looks at: ``auto`` ranks implementation code first unless the query
+asks for tests or docs; ``code``, ``tests``, ``docs`` and ``examples`` look only there; ``all``
+looks everywhere with no preference."""
+SCOPES: tuple[Scope, ...] = ("auto", "code", "tests", "docs", "examples", "all")
+SCOPE_CATEGORIES: dict[Scope, tuple[FileCategory, ...]] = {
+    "auto": (),
+    "code": ("code",),
+    "tests": ("test",),
+    "docs": ("docs", "changelog"),
+    "examples": ("example",),
+    "all": (),
+}
+
 SkipReason = Literal[
     "binary",
     "too_large",
@@ -34,6 +48,7 @@ SkipReason = Literal[
     "submodule",
     "ignored",
     "unreadable",
+    "data",
 ]
 
 
@@ -111,6 +126,50 @@ class WalkResult:
     """Things worth telling the user once, e.g. that submodules were not entered."""
 
 
+DefinitionKind = Literal[
+    "class",
+    "struct",
+    "enum",
+    "union",
+    "trait",
+    "interface",
+    "type",
+    "impl",
+    "module",
+    "function",
+    "method",
+    "macro",
+    "variable",
+]
+"""What a definition is, finer than ``ChunkKind``: a name query ranks a ``struct`` before the
+``impl`` blocks of that struct, and both before the places that merely use the name."""
+DEFINITION_KINDS: tuple[DefinitionKind, ...] = (
+    "class", "struct", "enum", "union", "trait", "interface", "type", "impl", "module",
+    "function", "method", "macro", "variable",
+)  # fmt: skip
+TYPE_KINDS: frozenset[DefinitionKind] = frozenset(
+    {"class", "struct", "enum", "union", "trait", "interface", "type", "module"}
+)
+
+
+@dataclass(frozen=True)
+class SymbolDef:
+    """The definition a chunk holds: one row of the symbol table.
+
+    Attributes:
+        name: The defined name as written (``send``; for an ``impl`` block, the type's name).
+        kind: What it defines.
+        line: The line holding the name (``def send``, ``pub struct Client``).
+        container: The enclosing type or scope (``Client`` for ``Client.send``; for ``impl
+            Display for Client``, the trait ``Display``); empty at top level.
+    """
+
+    name: str
+    kind: DefinitionKind
+    line: int
+    container: str = ""
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A piece of one file that is embedded and searched as a unit.
@@ -126,6 +185,11 @@ class Chunk:
         line: The line to open: a definition's own line (``def``, ``fn``, ``struct``), not
             the doc comment or attributes above it that the chunk also covers; 0 means
             ``start_line``.
+        defines: The definitions this chunk holds, for the symbol table: its own definition
+            first (the one ``line`` points at), then names bound in module code it covers
+            (``DEFAULT_TIMEOUT = 5``, ``export const schema = ...``).
+        category: What the code is for: its file's category (``codefind.categories``), or
+            ``test`` for test code inside an implementation file (Rust's ``mod tests``).
     """
 
     path: str
@@ -136,6 +200,8 @@ class Chunk:
     kind: ChunkKind
     text: str
     line: int = 0
+    defines: tuple[SymbolDef, ...] = ()
+    category: FileCategory = "code"
 
     def __post_init__(self) -> None:
         if self.line == 0:
@@ -166,6 +232,10 @@ class Hit:
     """The line to open (see ``Chunk.line``); 0 means ``start_line``."""
     category: FileCategory = "code"
     """What the hit's file is for (code, test, docs, ...)."""
+    cosine: float | None = None
+    """The query-chunk cosine (``None`` without vectors): evidence for "no good match"."""
+    named: bool = False
+    """Whether the chunk defines a name the query asks for (found in the symbol table)."""
 
     def __post_init__(self) -> None:
         if self.line == 0:

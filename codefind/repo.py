@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
+from codefind.categories import is_data_file
 from codefind.config import DEFAULT_MAX_FILE_BYTES
 from codefind.errors import NotARepositoryError, RepoError
 from codefind.models import FileSkipped, SkipReason, SourceFile, WalkResult
@@ -156,12 +157,16 @@ class Repository:
         common_dir: The git directory shared by all worktrees (equal to ``git_dir`` except in
             linked worktrees).
         max_file_bytes: Files larger than this are skipped (``too_large``) without being read.
+        include_data: Index data files (CSV, snapshots, test inputs; see
+            ``codefind.categories``) too. Without it they are skipped (``data``) unless a
+            ``.codefindignore`` negation (``!benchsuite/*.csv``) names them.
     """
 
     root: Path
     git_dir: Path
     common_dir: Path
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    include_data: bool = False
 
     @classmethod
     def discover(cls, path: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Repository:
@@ -270,8 +275,12 @@ class Repository:
             known=known or {},
             fresh_after_ns=started_ns - RACY_WINDOW_NS,
             object_hash=listing.object_hash,
+            include_data=self.include_data,
         )
-        return walker.run(listing)
+        walker.scan(listing)
+        if walker.data and self._has_codefindignore(listing):
+            walker.include(self._data_wanted(list(walker.data), listing))
+        return walker.result(listing)
 
     def read(self, file: SourceFile) -> str:
         """The text of a walked file, decoded for indexing.
@@ -342,6 +351,32 @@ class Repository:
             (matched,) = _finish_all([self._start_git(*args)])
             found.extend(_z_paths(matched))
         return frozenset(found)
+
+    def _data_wanted(self, candidates: Sequence[str], listing: _Listing) -> set[str]:
+        """The data files that a ``.codefindignore`` negation (``!*.csv``) asks to index.
+
+        The data rule is handed to git as the lowest-precedence exclude patterns (one literal
+        pattern per candidate), so a per-folder ``.codefindignore`` negation overrides it
+        exactly as it would override a ``.gitignore`` rule; what git no longer lists as
+        ignored was re-included.
+        """
+        import tempfile  # only repositories with data files and a .codefindignore get here
+
+        per_dir = f"--exclude-per-directory={CODEFIND_IGNORE}"
+        still_ignored: set[str] = set()
+        with tempfile.NamedTemporaryFile("w", suffix=".exclude", encoding="utf-8") as rules:
+            rules.writelines("/" + _glob_escape(path) + "\n" for path in candidates)
+            rules.flush()
+            excludes = f"--exclude-from={rules.name}"
+            tracked = [p for p in candidates if p in listing.tracked]
+            untracked = [p for p in candidates if p not in listing.tracked]
+            for which, paths in (("-c", tracked), ("-o", untracked)):
+                for batch in _batches(paths, _ARG_BYTES_PER_CALL):
+                    args = ("--literal-pathspecs", "ls-files", "-z", which, "-i", per_dir,
+                            excludes, "--", *batch)  # fmt: skip
+                    (matched,) = _finish_all([self._start_git(*args)])
+                    still_ignored.update(_z_paths(matched))
+        return set(candidates) - still_ignored
 
     def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
         return _run_git(args, cwd=self.root, check=check)
@@ -513,7 +548,12 @@ def _is_utf8(path: str) -> bool:
 
 
 class _Walker:
-    """Turns a listing into a ``WalkResult``: one decision per path, counted."""
+    """Turns a listing into a ``WalkResult``: one decision per path, counted.
+
+    ``scan`` decides every path; data files are held back in ``data`` (path -> the blob id
+    of a clean tracked file), so the caller can ``include`` those a ``.codefindignore``
+    negation asks for before ``result`` counts the rest as skipped.
+    """
 
     def __init__(
         self,
@@ -523,20 +563,22 @@ class _Walker:
         known: Mapping[str, SourceFile],
         fresh_after_ns: int,
         object_hash: str,
+        include_data: bool = False,
     ) -> None:
         self.root = root
         self.max_file_bytes = max_file_bytes
         self.known = known
         self.fresh_after_ns = fresh_after_ns
         self.object_hash = object_hash
+        self.include_data = include_data
         self.files: list[SourceFile] = []
         self.skipped: dict[SkipReason, int] = {}
+        self.data: dict[str, str | None] = {}
 
-    def run(self, listing: _Listing) -> WalkResult:
-        submodules: list[str] = []
+    def scan(self, listing: _Listing) -> None:
+        """Decide every path of the listing."""
         for path, (mode, blob) in listing.tracked.items():
             if mode == SUBMODULE_MODE:
-                submodules.append(path)
                 self._skip("submodule")
                 continue
             self._decide(path, None if path in listing.dirty else blob, listing.ignored)
@@ -546,6 +588,22 @@ class _Walker:
             self._skip("submodule")
         for _ in listing.undecodable:
             self._skip("unreadable")
+
+    def include(self, paths: set[str]) -> None:
+        """Index these data files after all (the user asked for them)."""
+        for path in sorted(paths & self.data.keys()):
+            outcome = self._examine(path, self.data.pop(path), frozenset(), data_ok=True)
+            if isinstance(outcome, SourceFile):
+                self.files.append(outcome)
+            elif outcome is not None:
+                self._skip(outcome)
+
+    def result(self, listing: _Listing) -> WalkResult:
+        """What was found, with the data files still held back counted as skipped."""
+        for _ in self.data:
+            self._skip("data")
+        self.data.clear()
+        submodules = [p for p, (mode, _) in listing.tracked.items() if mode == SUBMODULE_MODE]
         notes = _notes(submodules, listing.nested, listing.undecodable)
         self.files.sort(key=lambda f: f.path)
         return WalkResult(
@@ -563,11 +621,18 @@ class _Walker:
         outcome = self._examine(path, clean_blob, ignored)
         if isinstance(outcome, SourceFile):
             self.files.append(outcome)
+        elif outcome == "data":
+            self.data[path] = clean_blob
         elif outcome is not None:
             self._skip(outcome)
 
     def _examine(
-        self, path: str, clean_blob: str | None, ignored: frozenset[str]
+        self,
+        path: str,
+        clean_blob: str | None,
+        ignored: frozenset[str],
+        *,
+        data_ok: bool = False,
     ) -> SourceFile | SkipReason | None:
         full = os.path.join(self.root, path)
         try:
@@ -587,6 +652,8 @@ class _Walker:
             return "unreadable"  # a FIFO, socket or device
         if info.st_size > self.max_file_bytes:
             return "too_large"
+        if not (data_ok or self.include_data) and is_data_file(path, info.st_size):
+            return "data"
         try:
             content_id = clean_blob or self._content_id(path, full, info)
         except FileNotFoundError:
@@ -769,6 +836,11 @@ def _batches(paths: Sequence[str], max_bytes: int) -> Iterator[list[str]]:
         size += cost
     if batch:
         yield batch
+
+
+def _glob_escape(path: str) -> str:
+    """``path`` as a gitignore pattern that matches exactly that path."""
+    return "".join("\\" + ch if ch in "*?[]\\!# " else ch for ch in path)
 
 
 def _is_plain_relative(rel: str) -> bool:

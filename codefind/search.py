@@ -5,9 +5,11 @@ Where a query goes::
     query ──► translate (zh/ja → English keywords; the English side of multilingual models)
           ├─► lexical: BM25 over identifier-split tokens (SQLite FTS5)   ── instant
           └─► semantic: query vector (in a thread, meanwhile) ──► USearch (cosine)
-                 ──► fuse (see ``fuse``) ──► optional rerank ──► one hit per line range ──► hits
+                 ──► fuse (``codefind.fusion``) ──► ranking priors (``codefind.ranking``:
+                     definitions by name, implementation before tests and docs)
+                 ──► optional rerank ──► one hit per line range ──► hits
 
-Filters (paths, globs, languages) are applied *before* the top-k cut on both sides, never
+Filters (paths, globs, languages, categories) are applied *before* the top-k cut on both sides, never
 after, so a filtered search does not come back empty just because the best matches overall
 were elsewhere.
 """
@@ -26,14 +28,28 @@ import numpy as np
 from codefind.embeddings.base import Embedder, Reranker, Vectors, truncate
 from codefind.errors import BackendError, IndexStoreError
 from codefind.fusion import LEXICAL_WEIGHT, Candidate, fuse, lexical_weight_for
-from codefind.lexical import identifier_key, name_in_query, query_tokens
-from codefind.models import Hit, SearchMode
+from codefind.lexical import identifier_key, query_tokens
+from codefind.models import FILE_CATEGORIES, SCOPE_CATEGORIES, Hit, Scope, SearchMode
 from codefind.pathfilter import PathFilter
-from codefind.store import Store, StoredChunk, VectorIndex
+from codefind.ranking import (
+    DEFAULT_PRIORS,
+    ChunkFacts,
+    DefinitionBoost,
+    NameQuery,
+    QueryIntent,
+    RankingPriors,
+    SymbolMatch,
+    analyse_query,
+    apply_priors,
+    definition_boosts,
+)
+from codefind.store import Store, StoredChunk, SymbolRow, VectorIndex
 from codefind.translation import Translation, translate_query
 
 CANDIDATES = 100
-"""How many hits each retriever contributes to fusion (more than any page of results)."""
+"""How many hits each retriever contributes to fusion at least (more for a long ``limit``)."""
+MAX_LIMIT = 1000
+"""The most hits one search returns (the CLI says so when ``-n`` asks for more)."""
 RERANK_DEPTH = 30
 """How many fused hits the reranker re-scores."""
 
@@ -45,11 +61,13 @@ class SearchFilters:
     paths: tuple[str, ...] = ()
     globs: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    """Only chunks of these categories (``codefind.categories``: code, test, docs, ...)."""
 
     @property
     def active(self) -> bool:
         """Whether any filter is set."""
-        return bool(self.paths or self.globs or self.languages)
+        return bool(self.paths or self.globs or self.languages or self.categories)
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,8 @@ class SearchResult:
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     """Problems that degraded this search (e.g. a damaged vector index: lexical hits only)."""
+    coverage: float = 0.0
+    """Share of the query's words that occur anywhere in the index (0 for ``zzqxjvk``)."""
 
     @property
     def elapsed_ms(self) -> float:
@@ -89,9 +109,11 @@ class SearchService:
         translate: bool = True,
         lexical_weight: float = LEXICAL_WEIGHT,
         strict: bool = False,
+        priors: RankingPriors = DEFAULT_PRIORS,
     ) -> None:
         self.store = store
         self.lexical_weight = lexical_weight
+        self.priors = priors
         self.strict = strict
         """Raise backend errors instead of falling back to lexical hits (eval must not mix)."""
         self.embedder = embedder
@@ -111,15 +133,17 @@ class SearchService:
         mode: SearchMode = "hybrid",
         filters: SearchFilters | None = None,
         rerank: bool = False,
+        scope: Scope = "auto",
     ) -> SearchResult:
         """Rank chunks for ``query``.
 
         Args:
             query: What the user typed; blank queries give no hits.
-            limit: Hits to return.
+            limit: Hits to return (at most ``MAX_LIMIT``).
             mode: ``hybrid`` (both retrievers fused), ``semantic`` or ``lexical``.
             filters: Limit the search to some files.
             rerank: Re-score the top hits with the reranker (if one was given).
+            scope: Which files to look at (see ``codefind.models.Scope``).
 
         Raises:
             BackendError: The embedding backend failed for the query.
@@ -138,32 +162,59 @@ class SearchService:
             if mode == "lexical"
             else self._query_pool().submit(self._query, translation, timings, warnings)
         )
+        limit = min(limit, MAX_LIMIT)
+        depth = max(CANDIDATES, 2 * limit)
+        if SCOPE_CATEGORIES[scope]:
+            filters = replace(filters or SearchFilters(), categories=SCOPE_CATEGORIES[scope])
         with self._lock:
             allowed = self._allowed_ids(filters)
             lexical = (
-                [] if mode == "semantic" else self._lexical(query, translation, allowed, timings)
+                []
+                if mode == "semantic"
+                else self._lexical(query, translation, allowed, depth, timings)
             )
         index, qvec = (None, None) if embedding is None else embedding.result()
         with self._lock:
             semantic = (
-                [] if index is None or qvec is None else self._ann(index, qvec, allowed, timings)
+                []
+                if index is None or qvec is None
+                else self._ann(index, qvec, allowed, depth, timings)
             )
-            candidates = self._candidates(lexical, semantic, qvec if semantic else None)
-            name = name_in_query(query)
-            if name is not None:
-                candidates = self._mark_name_matches(candidates, name)
+            intent = analyse_query(query, translation.text if translation.changed else None)
+            if scope != "auto":  # the user chose the files: no preference among them
+                intent = replace(intent, wanted=frozenset(FILE_CATEGORIES))
+            boosts = self._definition_boosts(intent, allowed)
+            candidates = self._candidates(lexical, semantic, boosts)
+            if semantic and index is not None and qvec is not None:
+                _fill_cosines(candidates, index, qvec)
             weight = lexical_weight_for(
                 translation.text, multilingual=self._multilingual, base=self.lexical_weight
             )
-            ranked = fuse(candidates, mode=mode, lexical_weight=weight)
-            hits = self._hydrate(
-                ranked, limit, rerank=rerank and self.reranker is not None, query=query
+            fused = fuse(candidates, mode=mode, lexical_weight=weight)
+            hits = self._rank(
+                fused,
+                intent,
+                boosts,
+                limit,
+                rerank=rerank and self.reranker is not None,
+                query=query,
             )
         timings["total"] = (time.perf_counter() - started) * 1000
         if translation.warning:
             warnings.append(translation.warning)
+        with self._lock:
+            words = _lexical_words(query, translation)
+            known = self.store.state.known_terms(words)
+        coverage = len(known) / len(words) if words else 0.0
         return SearchResult(
-            query, mode, tuple(hits), translation, bool(semantic), timings, tuple(warnings)
+            query,
+            mode,
+            tuple(hits),
+            translation,
+            bool(semantic),
+            timings,
+            tuple(warnings),
+            coverage,
         )
 
     def _query_pool(self) -> ThreadPoolExecutor:
@@ -187,20 +238,19 @@ class SearchService:
             keep = PathFilter(filters.paths, filters.globs)
             paths = [p for p in self.store.state.indexed_paths() if keep.matches(p)]
         languages = list(filters.languages) or None
-        return self.store.state.chunk_ids_where(paths, languages)
+        categories = list(filters.categories) or None
+        return self.store.state.chunk_ids_where(paths, languages, categories)
 
     def _lexical(
         self,
         query: str,
         translation: Translation,
         allowed: list[int] | None,
+        depth: int,
         timings: dict[str, float],
     ) -> list[tuple[int, float]]:
         started = time.perf_counter()
-        words = query_tokens(translation.text)
-        if translation.changed:
-            words += [t for t in query_tokens(query) if t not in words]
-        found = self.store.state.lexical_search(words, CANDIDATES, allowed)
+        found = self.store.state.lexical_search(_lexical_words(query, translation), depth, allowed)
         timings["lexical"] = (time.perf_counter() - started) * 1000
         return found
 
@@ -235,14 +285,15 @@ class SearchService:
         index: VectorIndex,
         qvec: Vectors,
         allowed: list[int] | None,
+        depth: int,
         timings: dict[str, float],
     ) -> list[tuple[int, float]]:
         started = time.perf_counter()
         if allowed is None:
-            keys, sims = index.search(qvec, CANDIDATES)
+            keys, sims = index.search(qvec, depth)
             found = [(int(k), float(s)) for k, s in zip(keys, sims, strict=True)]
         else:
-            found = _exact_top(index.vectors(allowed), qvec, CANDIDATES)
+            found = _exact_top(index.vectors(allowed), qvec, depth)
         timings["ann"] = (time.perf_counter() - started) * 1000
         return found
 
@@ -276,8 +327,9 @@ class SearchService:
         self,
         lexical: Sequence[tuple[int, float]],
         semantic: Sequence[tuple[int, float]],
-        qvec: Vectors | None,
+        boosts: Mapping[int, DefinitionBoost],
     ) -> list[Candidate]:
+        """Every chunk either retriever found, and the definitions found by name."""
         by_id: dict[int, Candidate] = {}
         for rank, (cid, score) in enumerate(semantic, 1):
             by_id[cid] = Candidate(cid, cosine=score, semantic_rank=rank)
@@ -290,53 +342,83 @@ class SearchService:
                 bm25=score,
                 lexical_rank=rank,
             )
-        if qvec is not None and self.embedder is not None:
-            self._fill_cosines(by_id, qvec)
+        for cid in boosts:
+            by_id[cid] = replace(by_id.get(cid, Candidate(cid)), named=True)
         return list(by_id.values())
 
-    def _mark_name_matches(self, candidates: list[Candidate], name: str) -> list[Candidate]:
-        """Flag chunks whose symbol is exactly the identifier the user typed."""
-        stored = self.store.state.chunks(c.chunk_id for c in candidates)
-        return [
-            replace(c, name_match=True)
-            if c.chunk_id in stored and identifier_key(stored[c.chunk_id].chunk.symbol) == name
-            else c
-            for c in candidates
-        ]
+    def _definition_boosts(
+        self, intent: QueryIntent, allowed: list[int] | None
+    ) -> dict[int, DefinitionBoost]:
+        """The chunks that define the names the query asks for, with their boosts."""
+        if not intent.names:
+            return {}
+        found = {name: self._symbol_matches(name) for name in intent.names}
+        boosts = definition_boosts(intent, found, self.priors)
+        if allowed is not None:
+            keep = set(allowed)
+            boosts = {cid: b for cid, b in boosts.items() if cid in keep}
+        return boosts
 
-    def _fill_cosines(self, by_id: dict[int, Candidate], qvec: Vectors) -> None:
-        """Lexical-only candidates get their cosine too, so fusion compares like with like."""
-        assert self.embedder is not None
-        missing = [cid for cid, c in by_id.items() if c.cosine is None]
-        if not missing:
-            return
-        index = self.store.vector_index(self.embedder.model_id, self.dim)
-        keys, matrix = index.vectors(missing)
-        if len(keys):
-            sims = matrix @ qvec
-            for key, sim in zip(keys.tolist(), sims.tolist(), strict=True):
-                old = by_id[key]
-                by_id[key] = replace(old, cosine=float(sim))
+    def _symbol_matches(self, name: NameQuery) -> list[SymbolMatch]:
+        """Symbol-table rows for one name: exact, else by prefix; and the named type's members.
+
+        ``Client.send`` finds ``send`` in ``Client`` and, ranked lower, other ``send``s.
+        """
+        state = self.store.state
+        if name.container is not None:
+            return [_match(r) for r in state.definitions(name.key)]
+        rows = state.definitions(name.key)
+        matches = [_match(r) for r in rows]
+        if len(name.key) >= 4 and all(r.kind == "impl" for r in rows):
+            matches += [_match(r, prefix=True) for r in state.definitions(name.key, prefix=True)]
+        matches += [_match(r, member=True) for r in state.members(name.key)]
+        return matches
+
+    def _rank(
+        self,
+        fused: Sequence[tuple[Candidate, float]],
+        intent: QueryIntent,
+        boosts: Mapping[int, DefinitionBoost],
+        limit: int,
+        *,
+        rerank: bool,
+        query: str,
+    ) -> list[Hit]:
+        """Apply the ranking priors, then turn the best ids into hits (one per place)."""
+        stored = self.store.state.chunks(c.chunk_id for c, _ in fused)
+        facts = {cid: ChunkFacts(s.chunk.path, s.chunk.category) for cid, s in stored.items()}
+        ranked = apply_priors(
+            ((c.chunk_id, score) for c, score in fused), facts, intent, boosts, self.priors
+        )
+        by_id = {c.chunk_id: c for c, _ in fused}
+        hits = self._hydrate(
+            [(by_id[cid], score) for cid, score in ranked],
+            stored,
+            limit,
+            rerank=rerank,
+            query=query,
+        )
+        return [_at_definition(hit, boosts.get(hit.chunk_id)) for hit in hits]
 
     def _hydrate(
-        self, ranked: Sequence[tuple[Candidate, float]], limit: int, *, rerank: bool, query: str
+        self,
+        ranked: Sequence[tuple[Candidate, float]],
+        stored: Mapping[int, StoredChunk],
+        limit: int,
+        *,
+        rerank: bool,
+        query: str,
     ) -> list[Hit]:
         """Turn ranked ids into hits: drop ids gone from the state and overlapping ranges."""
         pool = limit if not rerank else max(limit, RERANK_DEPTH)
         hits: list[Hit] = []
         taken: dict[str, list[tuple[int, int]]] = {}
-        named: set[tuple[str, str]] = set()
-        step = max(pool * 3, 30)
-        for start in range(0, len(ranked), step):
-            part = ranked[start : start + step]
-            stored = self.store.state.chunks(c.chunk_id for c, _ in part)
-            for candidate, score in part:
-                chunk = stored.get(candidate.chunk_id)
-                if chunk is None or _overlaps(taken, chunk, named):
-                    continue
-                hits.append(_hit(chunk, candidate, score))
-                if len(hits) >= pool:
-                    break
+        windows: set[tuple[str, str]] = set()
+        for candidate, score in ranked:
+            chunk = stored.get(candidate.chunk_id)
+            if chunk is None or _overlaps(taken, chunk, windows):
+                continue
+            hits.append(_hit(chunk, candidate, score))
             if len(hits) >= pool:
                 break
         if rerank:
@@ -361,23 +443,72 @@ def _exact_top(
     return [(int(keys[i]), float(sims[i])) for i in top]
 
 
+def _fill_cosines(candidates: list[Candidate], index: VectorIndex, qvec: Vectors) -> None:
+    """Candidates the ANN did not return get their cosine too, so fusion compares like with like.
+
+    Uses the same vector-index snapshot as the ANN search of this query.
+    """
+    missing = [i for i, c in enumerate(candidates) if c.cosine is None]
+    if not missing:
+        return
+    keys, matrix = index.vectors([candidates[i].chunk_id for i in missing])
+    sims = dict(zip(keys.tolist(), (matrix @ qvec).tolist(), strict=True)) if len(keys) else {}
+    for i in missing:
+        sim = sims.get(candidates[i].chunk_id)
+        if sim is not None:
+            candidates[i] = replace(candidates[i], cosine=float(sim))
+
+
+def _lexical_words(query: str, translation: Translation) -> list[str]:
+    """The query's tokens for BM25: the English (if translated), then the words as typed."""
+    words = query_tokens(translation.text)
+    if translation.changed:
+        words += [t for t in query_tokens(query) if t not in words]
+    return words
+
+
+def _at_definition(hit: Hit, boost: DefinitionBoost | None) -> Hit:
+    """A hit found by a name opens at that name's line (a constant inside module code)."""
+    if boost is None or boost.line == hit.line or not hit.start_line <= boost.line <= hit.end_line:
+        return hit
+    return replace(hit, line=boost.line)
+
+
+def _match(row: SymbolRow, *, prefix: bool = False, member: bool = False) -> SymbolMatch:
+    return SymbolMatch(
+        chunk_id=row.chunk_id,
+        kind=row.kind,
+        key=identifier_key(row.name),
+        container_key=identifier_key(row.container),
+        line=row.line,
+        name=row.name,
+        prefix=prefix,
+        member_of_name=member,
+    )
+
+
 def _overlaps(
-    taken: dict[str, list[tuple[int, int]]], stored: StoredChunk, named: set[tuple[str, str]]
+    taken: dict[str, list[tuple[int, int]]],
+    stored: StoredChunk,
+    windows: set[tuple[str, str]],
 ) -> bool:
     """Whether a better hit already covers this chunk's lines or its definition.
 
-    A long definition is cut into several windows; they all carry its name, and one hit per
-    definition is what a reader wants, so windows of an already listed definition are dropped.
+    A long definition is cut into several ``block`` windows that all carry its name; one hit
+    per definition is what a reader wants, so further windows of an already listed definition
+    are dropped. Distinct definitions that share a name (a struct and its ``impl`` blocks, a
+    property's getter and setter) are all kept.
     """
     chunk = stored.chunk
     ranges = taken.setdefault(chunk.path, [])
     if any(chunk.start_line <= end and start <= chunk.end_line for start, end in ranges):
         return True
-    if chunk.symbol and (chunk.path, chunk.symbol) in named:
+    window = (chunk.path, chunk.symbol)
+    if chunk.kind == "block" and chunk.symbol and window in windows:
         return True
     ranges.append((chunk.start_line, chunk.end_line))
-    if chunk.symbol:
-        named.add((chunk.path, chunk.symbol))
+    if chunk.kind == "block" and chunk.symbol:
+        windows.add(window)
     return False
 
 
@@ -395,6 +526,10 @@ def _hit(stored: StoredChunk, candidate: Candidate, score: float) -> Hit:
         score=score,
         semantic_rank=candidate.semantic_rank,
         lexical_rank=candidate.lexical_rank,
+        line=c.line,
+        category=c.category,
+        cosine=candidate.cosine,
+        named=candidate.named,
     )
 
 

@@ -21,7 +21,7 @@ from codefind.chunking import (
     detect_language,
     embedding_text,
 )
-from codefind.models import Chunk
+from codefind.models import Chunk, SymbolDef
 
 # One realistic file per language with a grammar: classes with methods, free functions,
 # doc comments, module-level code.
@@ -391,7 +391,8 @@ EXPECTED: dict[str, list[tuple[int, int, str, str]]] = {
         (22, 24, "function", "buildRequest"),
     ],
     "Button.tsx": [
-        (1, 3, "module", ""),
+        (1, 1, "module", ""),
+        (3, 3, "class", "Props"),
         (5, 8, "function", "Button"),
         (10, 12, "function", "IconButton"),
     ],
@@ -405,7 +406,7 @@ EXPECTED: dict[str, list[tuple[int, int, str, str]]] = {
     "lib.rs": [
         (1, 1, "module", ""),
         (3, 8, "class", "Cache"),
-        (10, 10, "class", "Cache"),
+        (10, 10, "class", "impl Cache"),
         (11, 14, "method", "Cache.new"),
         (16, 20, "method", "Cache.get"),
         (22, 24, "class", "Evict"),
@@ -1012,3 +1013,109 @@ def test_edited_real_code_chunks_cleanly(case: tuple[str, str], max_chars: int) 
     path, text = case
     chunks = chunk_strictly(path, text, max_chars=max_chars)
     assert_well_formed(text, chunks, max_chars)
+
+
+# --- definitions: the symbol table's rows and the line to open ---------------------------
+
+RUST_DEFINITIONS = """\
+use std::fmt;
+
+/// A buffer of lines.
+///
+/// Reused between searches.
+#[derive(Debug, Clone)]
+pub struct LineBuffer {
+    buf: Vec<u8>,
+}
+
+impl LineBuffer {
+    /// Make an empty one.
+    pub fn new() -> LineBuffer {
+        LineBuffer { buf: vec![] }
+    }
+}
+
+impl fmt::Display for LineBuffer {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "x")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_is_empty() {
+        assert!(LineBuffer::new().buf.is_empty());
+    }
+}
+"""
+
+
+def symbols_of(chunks: list[Chunk]) -> dict[str, Chunk]:
+    return {c.symbol: c for c in chunks}
+
+
+def test_a_rust_struct_opens_at_its_struct_line_with_its_doc_comment_in_the_chunk() -> None:
+    chunk = symbols_of(chunk_file("src/line_buffer.rs", RUST_DEFINITIONS))["LineBuffer"]
+    assert chunk.start_line == 3 and chunk.line == 7
+    assert chunk.text.startswith("/// A buffer of lines.")
+    assert chunk.defines == SymbolDef("LineBuffer", "struct", 7, "")
+
+
+def test_impl_blocks_are_named_for_what_they_are_and_their_methods_belong_to_the_type() -> None:
+    chunks = symbols_of(chunk_file("src/line_buffer.rs", RUST_DEFINITIONS))
+    assert chunks["impl LineBuffer"].defines == SymbolDef("LineBuffer", "impl", 11, "")
+    assert chunks["impl fmt.Display for LineBuffer"].defines == SymbolDef(
+        "LineBuffer", "impl", 18, "fmt.Display"
+    )
+    new = chunks["LineBuffer.new"]
+    assert new.line == 13 and new.defines == SymbolDef("new", "method", 13, "LineBuffer")
+    assert chunks["LineBuffer.fmt"].defines == SymbolDef("fmt", "method", 19, "LineBuffer")
+
+
+def test_rust_inline_test_modules_are_test_code() -> None:
+    chunks = chunk_file("src/line_buffer.rs", RUST_DEFINITIONS)
+    tests = [c for c in chunks if c.category == "test"]
+    assert {c.symbol for c in tests} >= {"new_is_empty"}
+    assert all(c.start_line >= 24 for c in tests)
+    assert symbols_of(chunks)["LineBuffer"].category == "code"
+
+
+def test_a_decorated_python_method_opens_at_def_and_knows_its_class() -> None:
+    source = 'class Client:\n    """A client."""\n\n    @property\n    def url(self):\n        return 1\n'
+    chunks = symbols_of(chunk_file("httpx/_client.py", source))
+    assert chunks["Client"].defines == SymbolDef("Client", "class", 1, "")
+    url = chunks["Client.url"]
+    assert url.start_line == 4 and url.line == 5
+    assert url.defines == SymbolDef("url", "method", 5, "Client")
+
+
+def test_go_types_say_whether_they_are_structs_or_interfaces() -> None:
+    source = (
+        "package x\n\n// Searcher searches.\ntype Searcher struct {\n\ta int\n}\n\n"
+        "type Matcher interface {\n\tMatch() bool\n}\n\n"
+        "// Search runs it.\nfunc (s *Searcher) Search(q string) error {\n\treturn nil\n}\n"
+    )
+    chunks = symbols_of(chunk_file("search.go", source))
+    assert chunks["Searcher"].defines == SymbolDef("Searcher", "struct", 4, "")
+    assert chunks["Matcher"].defines == SymbolDef("Matcher", "interface", 8, "")
+    assert chunks["Searcher.Search"].defines == SymbolDef("Search", "method", 13, "Searcher")
+    assert chunks["Searcher.Search"].line == 13
+
+
+def test_typescript_type_aliases_are_definitions() -> None:
+    source = "export type Shape = { kind: string };\n\nexport function area(s: Shape) {\n  return 1;\n}\n"
+    chunks = symbols_of(chunk_file("src/shape.ts", source))
+    assert chunks["Shape"].defines == SymbolDef("Shape", "type", 1, "")
+    assert chunks["area"].defines == SymbolDef("area", "function", 3, "")
+
+
+def test_a_window_of_a_long_function_opens_where_it_starts() -> None:
+    body = "\n".join(f"    x{i} = compute_something_long({i})" for i in range(60))
+    source = f"def long_one():\n{body}\n"
+    chunks = chunk_file("mod.py", source)
+    assert len(chunks) > 1
+    assert chunks[0].line == 1 and chunks[0].defines is not None
+    assert all(c.line == c.start_line and c.defines is None for c in chunks[1:])

@@ -85,11 +85,14 @@ def test_json_lines_follow_the_contract(indexed: Path) -> None:
     rows = hits(result)
     assert len(rows) == 7
     assert [r["rank"] for r in rows] == list(range(1, 8))
-    keys = {"rank", "path", "start_line", "end_line", "symbol", "kind", "language", "score", "text"}
+    keys = {"rank", "path", "line", "start_line", "end_line", "symbol", "kind", "language"}
+    keys |= {"category", "score", "text"}
     for row in rows:
         assert set(row) == keys
         assert not str(row["path"]).startswith("/") and "\\" not in str(row["path"])
         assert 1 <= int(row["start_line"]) <= int(row["end_line"])  # type: ignore[call-overload]
+        assert int(row["start_line"]) <= int(row["line"]) <= int(row["end_line"])  # type: ignore[call-overload]
+        assert row["category"] in {"code", "test", "docs", "changelog", "example", "config"}
         assert row["kind"] in {"function", "method", "class", "module", "block", "text"}
         assert row["language"] == "python"
         text = (indexed / str(row["path"])).read_text().splitlines()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from codefind.fusion import (
     FOREIGN_SCRIPT_LEXICAL_WEIGHT,
     LEXICAL_WEIGHT,
-    NAME_BOOST,
     Candidate,
     fuse,
     lexical_weight_for,
@@ -22,9 +21,17 @@ def test_semantic_mode_orders_by_cosine_and_drops_lexical_only() -> None:
     assert ids(fuse(pool, mode="semantic")) == [2, 1]
 
 
-def test_lexical_mode_orders_by_bm25() -> None:
-    pool = [Candidate(1, cosine=0.9, bm25=1.0), Candidate(2, bm25=3.0), Candidate(3, cosine=0.5)]
-    assert ids(fuse(pool, mode="lexical")) == [2, 1]
+def test_lexical_mode_orders_by_bm25_scaled_to_the_best() -> None:
+    pool = [Candidate(1, cosine=0.9, bm25=1.0), Candidate(2, bm25=4.0), Candidate(3, cosine=0.5)]
+    ranked = fuse(pool, mode="lexical")
+    assert ids(ranked) == [2, 1]
+    assert [s for _, s in ranked] == [1.0, 0.25]
+
+
+def test_definitions_found_by_name_stay_in_every_mode() -> None:
+    pool = [Candidate(1, cosine=0.4, bm25=2.0), Candidate(2, named=True)]
+    for mode in ("semantic", "lexical", "hybrid"):
+        assert 2 in ids(fuse(pool, mode=mode)), mode
 
 
 def test_hybrid_lets_bm25_decide_a_near_tie_but_not_a_clear_semantic_win() -> None:
@@ -44,13 +51,6 @@ def test_hybrid_score_is_cosine_plus_weighted_normalised_bm25() -> None:
 def test_hybrid_without_any_vectors_falls_back_to_bm25() -> None:
     pool = [Candidate(1, bm25=1.0), Candidate(2, bm25=2.0)]
     assert ids(fuse(pool, mode="hybrid")) == [2, 1]
-
-
-def test_exact_name_match_wins() -> None:
-    pool = [Candidate(1, cosine=0.8), Candidate(2, cosine=0.5, bm25=1.0, name_match=True)]
-    ranked = fuse(pool, mode="hybrid")
-    assert ids(ranked) == [2, 1]
-    assert ranked[0][1] >= 0.5 + NAME_BOOST
 
 
 def test_rrf_for_reference() -> None:

@@ -30,17 +30,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import accumulate
 
+from codefind.categories import file_category
 from codefind.chunking.languages import SYNTAX_LANGUAGES, detect_language, grammar_name
 from codefind.chunking.syntax import (
     Definition,
     definitions,
     encode,
     error_lines,
+    module_names,
     nested_definitions,
     parse,
+    test_module_lines,
 )
 from codefind.chunking.windows import is_blank, line_windows
-from codefind.models import Chunk, ChunkKind
+from codefind.models import Chunk, ChunkKind, SymbolDef
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +135,9 @@ class _Piece:
     symbol: str
     kind: ChunkKind
     columns: tuple[int, int] | None = None
+    line: int = 0
+    """The line to open, where it is not the first non-blank line (a definition's name)."""
+    defines: tuple[SymbolDef, ...] = ()
 
 
 class _FileChunker:
@@ -153,6 +159,8 @@ class _FileChunker:
         self.offsets = list(accumulate(map(len, lines), initial=0))
         self.grammar: str = ""
         self.cut_lines: set[int] = set()  # over-budget lines already cut into pieces
+        self.test_lines: list[tuple[int, int]] = []  # inline test modules (Rust)
+        self.category = file_category(path)
 
     def chunks(self, *, syntax: bool = True) -> list[Chunk]:
         """All chunks of the file, by start line."""
@@ -202,9 +210,10 @@ class _FileChunker:
             if broken > _MAX_ERROR_SHARE * nonblank:
                 return None
         found = definitions(tree, grammar, self.lines)
+        self.test_lines = test_module_lines(tree, grammar)
         pieces: list[_Piece] = []
         self._scope(1, len(self.lines), found, "", "module", pieces, depth=0)
-        return pieces
+        return _with_module_names(pieces, module_names(tree, grammar))
 
     def _scope(
         self,
@@ -228,6 +237,11 @@ class _FileChunker:
             self._definition(child, out, depth)
 
     def _definition(self, definition: Definition, out: list[_Piece], depth: int) -> None:
+        first = len(out)
+        self._definition_pieces(definition, out, depth)
+        _mark_definition(out, first, definition)
+
+    def _definition_pieces(self, definition: Definition, out: list[_Piece], depth: int) -> None:
         start, end = definition.start_line, min(definition.end_line, len(self.lines))
         if end < start:
             return
@@ -316,7 +330,52 @@ class _FileChunker:
             symbol=piece.symbol,
             kind=piece.kind,
             text=text,
+            line=piece.line if start <= piece.line <= end else start,
+            defines=piece.defines,
+            category=(
+                "test"
+                if any(a <= start and end <= b for a, b in self.test_lines)
+                else self.category
+            ),
         )
+
+
+def _mark_definition(pieces: list[_Piece], first: int, definition: Definition) -> None:
+    """Give the piece holding ``definition``'s name its symbol-table row and line to open.
+
+    Only pieces from ``first`` on belong to the definition; of those, the one to mark is the
+    window of the definition's own lines (its symbol) that contains the name.
+    """
+    line = definition.name_line or definition.code_start_line
+    for i in range(first, len(pieces)):
+        piece = pieces[i]
+        if (
+            piece.columns is None
+            and piece.symbol == definition.symbol
+            and piece.start <= line <= piece.end
+        ):
+            defines = SymbolDef(
+                name=definition.name,
+                kind=definition.symbol_kind,
+                line=line,
+                container=definition.container,
+            )
+            pieces[i] = replace(piece, line=line, defines=(defines,))
+            return
+
+
+def _with_module_names(pieces: list[_Piece], names: Sequence[tuple[str, int]]) -> list[_Piece]:
+    """Give module-code pieces the names bound in them (``TIMEOUT = 5``), for the symbol table."""
+    if not names:
+        return pieces
+    out = list(pieces)
+    for name, line in names:
+        for i, piece in enumerate(out):
+            if piece.columns is None and not piece.symbol and piece.start <= line <= piece.end:
+                row = SymbolDef(name=name, kind="variable", line=line)
+                out[i] = replace(piece, defines=(*piece.defines, row))
+                break
+    return out
 
 
 def _trivial_line(line: str) -> bool:

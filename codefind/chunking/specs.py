@@ -90,6 +90,7 @@ _TYPESCRIPT = LanguageSpec(
         "abstract_class_declaration",
         "interface_declaration",
         "enum_declaration",
+        "type_alias_declaration",
     ),
     wrappers=_set("export_statement", "ambient_declaration"),
     variables=_JS_VARIABLES,

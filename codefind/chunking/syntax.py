@@ -23,8 +23,23 @@ from typing import Literal
 from tree_sitter import Language, Node, Parser, Tree
 
 from codefind.chunking.specs import GRAMMAR_MODULES, SPECS, LanguageSpec
+from codefind.models import DefinitionKind as SymbolKind
 
 DefinitionKind = Literal["function", "method", "class"]
+
+# Node types -> what they define, where the node type alone says it (see ``_symbol_kind``).
+_SYMBOL_KINDS: dict[str, SymbolKind] = {
+    "struct_item": "struct", "struct_specifier": "struct", "struct_declaration": "struct",
+    "record_struct_declaration": "struct",
+    "enum_item": "enum", "enum_specifier": "enum", "enum_declaration": "enum",
+    "union_item": "union", "union_specifier": "union",
+    "trait_item": "trait", "trait_declaration": "trait",
+    "interface_declaration": "interface",
+    "impl_item": "impl",
+    "type_item": "type", "type_alias_declaration": "type", "type_definition": "type",
+    "module": "module",
+    "macro_definition": "macro",
+}  # fmt: skip
 
 # Definitions nested deeper than this are left inside their parent: it bounds recursion on
 # pathological input and nothing real nests this deep.
@@ -57,6 +72,11 @@ class Definition:
         comments: The comment nodes directly above, top to bottom.
         members: Definitions inside a class (methods, nested classes); empty for functions,
             whose nested definitions are only looked for on demand (``nested_definitions``).
+        name: The defined name alone (``save``; for a Rust ``impl`` block, the type).
+        name_line: The line holding the name: where an editor should open the definition.
+        symbol_kind: What is defined, finely (``struct``, ``trait``, ``impl``, ``method``...).
+        container: The enclosing scope (``Store`` for ``Store.save``); for a Rust ``impl
+            Trait for Type`` block, the trait.
     """
 
     kind: DefinitionKind
@@ -68,6 +88,10 @@ class Definition:
     end_line: int
     comments: tuple[Node, ...]
     members: tuple[Definition, ...]
+    name: str = ""
+    name_line: int = 0
+    symbol_kind: SymbolKind = "function"
+    container: str = ""
 
 
 def parse(grammar: str, source: bytes) -> Tree:
@@ -131,6 +155,122 @@ def nested_definitions(
     finder = _Finder(SPECS[grammar], grammar, lines)
     body = definition.node.child_by_field_name("body") or definition.node
     return finder.scan(body.children, scope=definition.symbol, in_class=False, depth=1)
+
+
+# Top-level statements that bind names without defining a function or class, per grammar:
+# node type -> the child node types that hold one bound name each (searched one level down).
+_BINDINGS: dict[str, dict[str, tuple[str, ...]]] = {
+    "python": {"expression_statement": ("assignment",), "type_alias_statement": ()},
+    "javascript": {"lexical_declaration": ("variable_declarator",),
+                   "variable_declaration": ("variable_declarator",)},
+    "typescript": {"lexical_declaration": ("variable_declarator",),
+                   "variable_declaration": ("variable_declarator",)},
+    "go": {"const_declaration": ("const_spec",), "var_declaration": ("var_spec",)},
+    "rust": {"const_item": (), "static_item": ()},
+    "c": {"preproc_def": ()},
+    "cpp": {"preproc_def": ()},
+    "ruby": {"assignment": ()},
+}  # fmt: skip
+_BINDINGS["tsx"] = _BINDINGS["typescript"]
+
+
+def module_names(tree: Tree, grammar: str) -> list[tuple[str, int]]:
+    """Names bound at the top level outside definitions, with their lines.
+
+    ``DEFAULT_TIMEOUT = 5``, ``export const schema = z.object(...)``, ``const MaxDepth =
+    10``: a user who types such a name wants the line that binds it, and no definition chunk
+    carries it. Functions and classes bound this way are definitions already and left out.
+    """
+    kinds = _BINDINGS.get(grammar)
+    if not kinds:
+        return []
+    found: list[tuple[str, int]] = []
+    for node in tree.root_node.named_children:
+        if node.type == "export_statement":
+            inner = node.child_by_field_name("declaration")
+            node = inner if inner is not None else node
+        holders = kinds.get(node.type)
+        if holders is None:
+            continue
+        targets = [node] if not holders else _children_of_types(node, holders)
+        for target in targets:
+            for name in _bound_names(target):
+                found.append((name, target.start_point[0] + 1))
+    return found
+
+
+def _children_of_types(node: Node, types: tuple[str, ...]) -> list[Node]:
+    """Children of ``node`` of ``types``, looking through one list node (Go's ``var (...)``)."""
+    found: list[Node] = []
+    for child in node.named_children:
+        if child.type in types:
+            found.append(child)
+        elif child.type.endswith("_list"):
+            found.extend(c for c in child.named_children if c.type in types)
+    return found
+
+
+def _bound_names(node: Node) -> list[str]:
+    """The plain identifiers ``node`` binds (not destructuring, not functions or classes)."""
+    if node.type in ("const_spec", "var_spec"):  # Go: `const a, b = 1, 2`
+        return [_clean(n) for n in node.children_by_field_name("name") if n.type == "identifier"]
+    name = node.child_by_field_name("name") or node.child_by_field_name("left")
+    value = node.child_by_field_name("value") or node.child_by_field_name("right")
+    if value is not None and value.type in _FUNCTION_VALUES | _CLASS_VALUES | {"lambda"}:
+        return []
+    if name is None:
+        return []
+    if name.type in ("identifier", "constant", "type_identifier", "property_identifier"):
+        text = _clean(name)
+        return [text] if text else []
+    return []
+
+
+def test_module_lines(tree: Tree, grammar: str) -> list[tuple[int, int]]:
+    """Line ranges of test code inside a file that is not a test file.
+
+    Rust keeps unit tests next to the code, in ``#[cfg(test)] mod tests { ... }``; those
+    chunks are tests (ranked after the implementation), though their file is not.
+    """
+    if grammar != "rust":
+        return []
+    found: list[tuple[int, int]] = []
+    stack = [(tree.root_node, 0)]
+    while stack:
+        node, depth = stack.pop()
+        for child in node.named_children:
+            if child.type != "mod_item" or depth > _MAX_DEPTH:
+                continue
+            if _is_rust_test_module(child):
+                found.append((_first_attribute_line(child), end_line(child)))
+            else:
+                body = child.child_by_field_name("body")
+                if body is not None:
+                    stack.append((body, depth + 1))
+    return found
+
+
+def _first_attribute_line(node: Node) -> int:
+    """The first line of ``node`` with the ``#[attributes]`` directly above it."""
+    first = node
+    previous = node.prev_named_sibling
+    while previous is not None and previous.type == "attribute_item":
+        first = previous
+        previous = previous.prev_named_sibling
+    return first.start_point[0] + 1
+
+
+def _is_rust_test_module(module: Node) -> bool:
+    name = _clean(module.child_by_field_name("name"))
+    if name in ("test", "tests"):
+        return True
+    previous = module.prev_named_sibling
+    while previous is not None and previous.type == "attribute_item":
+        text = (previous.text or b"").decode("utf-8", errors="replace").replace(" ", "")
+        if "cfg(test)" in text:
+            return True
+        previous = previous.prev_named_sibling
+    return False
 
 
 def iter_definitions(found: Sequence[Definition]) -> Iterator[Definition]:
@@ -217,18 +357,29 @@ class _Finder:
         if found is None:
             return None
         node, kind, name = found
-        symbol = f"{scope}.{name}" if scope else name
+        qualified = f"{scope}.{name}" if scope else name
         if kind == "function" and "." in name and self.grammar == "cpp":
             kind = "method"  # `void Store::save() {...}` defined outside its class
+        symbol_kind = _symbol_kind(node, kind)
+        symbol, container = qualified, scope
+        if symbol_kind == "impl":
+            # `impl Display for Store` is about Store, but it is not Store's definition: its
+            # chunk is named for what it is, and its members are Store's (`Store.fmt`).
+            trait = _clean(node.child_by_field_name("trait"))
+            symbol = f"impl {trait} for {qualified}" if trait else f"impl {qualified}"
+            container = trait
         members: tuple[Definition, ...] = ()
         if kind == "class":
             body = node.child_by_field_name("body")
             if body is not None:
                 members = tuple(
-                    self.scan(body.children, scope=symbol, in_class=True, depth=depth + 1)
+                    self.scan(body.children, scope=qualified, in_class=True, depth=depth + 1)
                 )
         comments, first_line = self.leading(outer)
         code_start = outer.start_point[0] + 1
+        short = name.rsplit(".", 1)[-1]
+        if "." in name and symbol_kind != "impl":  # Go `Store.Save`, JS `A.prototype.run`
+            container = name.rsplit(".", 1)[0]
         return Definition(
             kind=kind,
             symbol=symbol,
@@ -239,6 +390,10 @@ class _Finder:
             end_line=end_line(outer),
             comments=comments,
             members=members,
+            name=name if symbol_kind == "impl" else short,
+            name_line=_name_line(node, outer),
+            symbol_kind=symbol_kind,
+            container=container,
         )
 
     def named_definition(
@@ -413,6 +568,34 @@ def _previous_sibling(node: Node) -> Node | None:
             return None
         current = parent
     return None
+
+
+def _symbol_kind(node: Node, kind: DefinitionKind) -> SymbolKind:
+    """What ``node`` defines, finely: ``struct`` and ``impl`` are both ``class`` chunks."""
+    if kind != "class":
+        return kind
+    if node.type == "type_declaration":  # Go: `type X struct {...}` / `interface` / alias
+        spec = next((c for c in node.named_children if "type_" in c.type), None)
+        inner = spec.child_by_field_name("type") if spec is not None else None
+        if inner is not None and inner.type == "struct_type":
+            return "struct"
+        if inner is not None and inner.type == "interface_type":
+            return "interface"
+        return "type"
+    return _SYMBOL_KINDS.get(node.type, "class")
+
+
+def _name_line(node: Node, outer: Node) -> int:
+    """The line (1-based) of the definition's name: below decorators and attributes."""
+    name = node.child_by_field_name("name")
+    if name is None and node.type == "impl_item":
+        name = node.child_by_field_name("type")
+    if name is None and node.type == "type_declaration":
+        spec = next((c for c in node.named_children if "type_" in c.type), None)
+        name = spec.child_by_field_name("name") if spec is not None else None
+    if name is None:  # `const f = () => {}`, a C declarator: where the declaration starts
+        return outer.start_point[0] + 1
+    return name.start_point[0] + 1
 
 
 def _default_export(outer: Node) -> tuple[Node, DefinitionKind, str] | None:

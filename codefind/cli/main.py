@@ -133,6 +133,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("-n", "--limit", type=int, default=None, help="number of hits (default 10)")
     search.add_argument("--mode", choices=("hybrid", "semantic", "lexical"), default=None)
+    search.add_argument(
+        "--scope",
+        choices=("auto", "code", "tests", "docs", "examples", "all"),
+        default="auto",
+        help="which files: auto (implementation first, unless the query asks for tests or "
+        "docs), only code/tests/docs/examples, or all with no preference",
+    )
     search.add_argument("--format", choices=("text", "grep", "vimgrep", "json"), default=None)
     search.add_argument(
         "--json", action="store_const", const="json", dest="format", help="= --format json"
@@ -288,7 +295,7 @@ def _consent_callback(workspace: Workspace) -> Callable[[Any], None]:
 
 def _cmd_search(args: argparse.Namespace) -> int:
     from codefind.cli.render import write_hits
-    from codefind.search import SearchFilters
+    from codefind.search import MAX_LIMIT, SearchFilters
 
     settings = _settings(args, mode=args.mode, limit=args.limit, rerank=args.rerank)
     target = Path(args.path) if args.path else Path.cwd()
@@ -310,7 +317,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
         mode=settings.mode,
         filters=filters,
         rerank=settings.rerank,
+        scope=args.scope,
     )
+    if settings.limit > MAX_LIMIT:
+        print(f"codefind: -n is capped at {MAX_LIMIT} hits.", file=sys.stderr)
     for warning in result.warnings:
         print(f"codefind: {warning}", file=sys.stderr)
     if settings.debug:

@@ -31,11 +31,13 @@ def hit_json(hit: Hit, rank: int) -> dict[str, object]:
     return {
         "rank": rank,
         "path": hit.path,
+        "line": hit.line,
         "start_line": hit.start_line,
         "end_line": hit.end_line,
         "symbol": hit.symbol,
         "kind": hit.kind,
         "language": hit.language,
+        "category": hit.category,
         "score": round(hit.score, 6),
         "text": hit.text[:JSON_TEXT_LIMIT],
     }
@@ -49,7 +51,7 @@ def write_hits(hits: Sequence[Hit], fmt: str, out: TextIO, *, color: bool) -> No
     elif fmt in ("grep", "vimgrep"):
         column = ":1" if fmt == "vimgrep" else ""
         for hit in hits:
-            out.write(f"{hit.path}:{hit.start_line}{column}:{_one_line(hit.symbol or hit.kind)}\n")
+            out.write(f"{hit.path}:{hit.line}{column}:{_one_line(hit.symbol or hit.kind)}\n")
     else:
         _write_text(hits, out, color=color)
 
@@ -127,9 +129,10 @@ def _write_text(hits: Sequence[Hit], out: TextIO, *, color: bool) -> None:
             out.write(f"{bold}{cyan}{hit.path}{reset}\n")
             last_path = hit.path
         label = hit.symbol or hit.kind
+        where = "" if hit.category == "code" else f"{hit.category}, "
         out.write(
-            f"  {bold}{hit.start_line}-{hit.end_line}{reset} {label} "
-            f"{dim}({hit.kind}, {hit.score:.3f}){reset}\n"
+            f"  {bold}{hit.line}{reset}{dim} ({hit.start_line}-{hit.end_line}){reset} {label} "
+            f"{dim}({where}{hit.kind}, {hit.score:.3f}){reset}\n"
         )
         for line in _preview_lines(hit.text):
             out.write(f"    {dim}{line}{reset}\n")

@@ -22,7 +22,7 @@ from pathlib import Path
 from codefind.errors import IndexFormatError, IndexStoreError
 from codefind.store.cache import EmbeddingCache, text_hash
 from codefind.store.lock import lock_holder, write_lock
-from codefind.store.state import FileUpdate, StateDB, StoredChunk, StoredFile
+from codefind.store.state import FileUpdate, StateDB, StoredChunk, StoredFile, SymbolRow
 from codefind.store.vectors import (
     VectorIndex,
     VectorWriter,
@@ -39,6 +39,7 @@ __all__ = [
     "Store",
     "StoredChunk",
     "StoredFile",
+    "SymbolRow",
     "VectorIndex",
     "VectorWriter",
     "drop_vector_index",

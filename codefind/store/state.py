@@ -19,10 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from codefind.errors import IndexFormatError, IndexStoreError
-from codefind.lexical import tokens
-from codefind.models import Chunk, ChunkKind, SourceFile
+from codefind.lexical import identifier_key, tokens
+from codefind.models import (
+    DEFINITION_KINDS,
+    FILE_CATEGORIES,
+    Chunk,
+    ChunkKind,
+    DefinitionKind,
+    FileCategory,
+    SourceFile,
+    SymbolDef,
+)
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,9 +51,24 @@ CREATE TABLE IF NOT EXISTS chunks (
     symbol TEXT NOT NULL,
     kind TEXT NOT NULL,
     text TEXT NOT NULL,
-    text_hash BLOB NOT NULL
+    text_hash BLOB NOT NULL,
+    line INTEGER NOT NULL,
+    category TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks (path);
+CREATE TABLE IF NOT EXISTS symbols (
+    id INTEGER PRIMARY KEY,
+    chunk_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    container TEXT NOT NULL,
+    container_key TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS symbols_by_key ON symbols (key);
+CREATE INDEX IF NOT EXISTS symbols_by_chunk ON symbols (chunk_id);
+CREATE INDEX IF NOT EXISTS symbols_by_container ON symbols (container_key);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     symbol, path, body, tokenize = 'porter unicode61 remove_diacritics 2'
 );
@@ -73,6 +97,17 @@ class StoredChunk:
     id: int
     chunk: Chunk
     text_hash: bytes
+
+
+@dataclass(frozen=True)
+class SymbolRow:
+    """One row of the symbol table: the chunk that defines a name, and what it defines."""
+
+    chunk_id: int
+    name: str
+    kind: DefinitionKind
+    line: int
+    container: str
 
 
 @dataclass(frozen=True)
@@ -151,36 +186,29 @@ class StateDB:
 
     def chunks(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
         """The chunks with these ids (missing ids are left out)."""
-        cols = "id, path, language, start_line, end_line, symbol, kind, text, text_hash"
-        out: dict[int, StoredChunk] = {}
-        for cid, path, lang, start, end, symbol, kind, text, digest in self._select_by_ids(
-            cols, ids
-        ):
-            chunk = Chunk(path, lang, start, end, symbol, _kind(kind), text)
-            out[cid] = StoredChunk(cid, chunk, bytes(digest))
-        return out
+        return {row[0]: _stored_chunk(row) for row in self._select_by_ids(_CHUNK_COLUMNS, ids)}
 
     def iter_chunks(self, batch: int = 2000) -> Iterator[StoredChunk]:
         """Every chunk, in id order."""
         last = 0
         while True:
             rows = self._db.execute(
-                "SELECT id, path, language, start_line, end_line, symbol, kind, text, text_hash "
-                "FROM chunks WHERE id > ? ORDER BY id LIMIT ?",
+                f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id > ? ORDER BY id LIMIT ?",
                 (last, batch),
             ).fetchall()
             if not rows:
                 return
-            for cid, path, lang, start, end, symbol, kind, text, digest in rows:
-                yield StoredChunk(
-                    cid, Chunk(path, lang, start, end, symbol, _kind(kind), text), bytes(digest)
-                )
+            for row in rows:
+                yield _stored_chunk(row)
             last = rows[-1][0]
 
     def chunk_ids_where(
-        self, paths: Sequence[str] | None, languages: Sequence[str] | None
+        self,
+        paths: Sequence[str] | None,
+        languages: Sequence[str] | None,
+        categories: Sequence[str] | None = None,
     ) -> list[int]:
-        """Ids of chunks in ``paths`` (exact file paths) and/or of ``languages``."""
+        """Ids of chunks in ``paths`` (exact file paths), of ``languages``, of ``categories``."""
         clauses: list[str] = []
         params: list[str] = []
         if paths is not None:
@@ -193,8 +221,48 @@ class StateDB:
         if languages is not None:
             clauses.append(f"language IN ({','.join('?' * len(languages))})")
             params.extend(languages)
+        if categories is not None:
+            clauses.append(f"category IN ({','.join('?' * len(categories))})")
+            params.extend(categories)
         where = " AND ".join(clauses) or "1"
         return [row[0] for row in self._db.execute(f"SELECT id FROM chunks WHERE {where}", params)]
+
+    def definitions(
+        self, key: str, *, container_key: str | None = None, prefix: bool = False, limit: int = 200
+    ) -> list[SymbolRow]:
+        """Symbol-table rows whose name reduces to ``key`` (see ``lexical.identifier_key``).
+
+        Args:
+            key: The reduced name (``loadconfig`` for ``load_config`` and ``LoadConfig``).
+            container_key: Only members of this (reduced) container, for ``Client.send``.
+            prefix: Names that start with ``key`` instead of equal to it.
+            limit: At most this many rows (a prefix can match thousands).
+        """
+        clauses = ["key >= ? AND key < ?" if prefix else "key = ?"]
+        params: list[object] = [key, key + "\uffff"] if prefix else [key]
+        if container_key is not None:
+            clauses.append("container_key = ?")
+            params.append(container_key)
+        params.append(limit)
+        rows = self._db.execute(
+            "SELECT chunk_id, name, kind, line, container FROM symbols "
+            f"WHERE {' AND '.join(clauses)} ORDER BY chunk_id LIMIT ?",
+            params,
+        )
+        return [
+            SymbolRow(int(c), n, _symbol_kind(k), int(line), ctr) for c, n, k, line, ctr in rows
+        ]
+
+    def members(self, container_key: str, *, limit: int = 200) -> list[SymbolRow]:
+        """Symbol-table rows defined inside the (reduced) container: a type's methods."""
+        rows = self._db.execute(
+            "SELECT chunk_id, name, kind, line, container FROM symbols "
+            "WHERE container_key = ? ORDER BY chunk_id LIMIT ?",
+            (container_key, limit),
+        )
+        return [
+            SymbolRow(int(c), n, _symbol_kind(k), int(line), ctr) for c, n, k, line, ctr in rows
+        ]
 
     def indexed_paths(self) -> list[str]:
         """Paths of files that have chunks."""
@@ -261,6 +329,12 @@ class StateDB:
         rarest = set(sorted(found, key=frequencies.__getitem__)[:2])
         return [t for t in found if t in rarest]
 
+    def known_terms(self, query_tokens: Sequence[str]) -> list[str]:
+        """The query tokens found in at least one chunk (cached like ``informative_terms``)."""
+        self._sync_statistics()
+        frequencies = self._document_frequencies(query_tokens)
+        return [t for t in query_tokens if frequencies.get(t, 0) > 0]
+
     def _sync_statistics(self) -> None:
         """Forget the cached chunk count and term frequencies once the index has changed."""
         generation = self.generation
@@ -325,6 +399,7 @@ class StateDB:
         ids = [row[0] for row in self._db.execute("SELECT id FROM chunks WHERE path = ?", (path,))]
         if ids:
             self._db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", ((i,) for i in ids))
+            self._db.executemany("DELETE FROM symbols WHERE chunk_id = ?", ((i,) for i in ids))
             self._db.execute("DELETE FROM chunks WHERE path = ?", (path,))
         self._db.execute("DELETE FROM files WHERE path = ?", (path,))
         return len(ids)
@@ -339,8 +414,8 @@ class StateDB:
         path_tokens = " ".join(tokens(f.path))
         for chunk, digest in update.chunks:
             cursor = self._db.execute(
-                "INSERT INTO chunks (path, language, start_line, end_line, symbol, kind, text, text_hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO chunks (path, language, start_line, end_line, symbol, kind, text, "
+                "text_hash, line, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     chunk.path,
                     chunk.language,
@@ -350,15 +425,34 @@ class StateDB:
                     chunk.kind,
                     chunk.text,
                     digest,
+                    chunk.line,
+                    chunk.category,
                 ),
             )
             cid = int(cursor.lastrowid or 0)
+            for defined in chunk.defines:
+                self._insert_symbol(cid, defined)
             self._db.execute(
                 "INSERT INTO chunks_fts (rowid, symbol, path, body) VALUES (?, ?, ?, ?)",
                 (cid, " ".join(tokens(chunk.symbol)), path_tokens, " ".join(tokens(chunk.text))),
             )
             ids.append(cid)
         return ids
+
+    def _insert_symbol(self, chunk_id: int, defined: SymbolDef) -> None:
+        self._db.execute(
+            "INSERT INTO symbols (chunk_id, name, key, kind, line, container, container_key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                chunk_id,
+                defined.name,
+                identifier_key(defined.name),
+                defined.kind,
+                defined.line,
+                defined.container,
+                identifier_key(defined.container),
+            ),
+        )
 
     def _select_by_ids(self, columns: str, ids: Iterable[int]) -> list[Any]:
         wanted = list(ids)
@@ -406,6 +500,32 @@ class StateDB:
 def _fts_phrase(term: str) -> str:
     """A token as an FTS5 phrase: quoted, so no token is read as query syntax."""
     return '"' + term.replace('"', '""') + '"'
+
+
+_CHUNK_COLUMNS = (
+    "id, path, language, start_line, end_line, symbol, kind, text, text_hash, line, category"
+)
+
+
+def _stored_chunk(row: Sequence[Any]) -> StoredChunk:
+    """A ``StoredChunk`` from a row of ``_CHUNK_COLUMNS``."""
+    cid, path, lang, start, end, symbol, kind, text, digest, line, category = row
+    chunk = Chunk(path, lang, start, end, symbol, _kind(kind), text, line, (), _category(category))
+    return StoredChunk(cid, chunk, bytes(digest))
+
+
+def _category(value: str) -> FileCategory:
+    return _CATEGORIES.get(value, "code")
+
+
+_CATEGORIES: dict[str, FileCategory] = {c: c for c in FILE_CATEGORIES}
+
+
+def _symbol_kind(value: str) -> DefinitionKind:
+    return _SYMBOL_KINDS.get(value, "function")
+
+
+_SYMBOL_KINDS: dict[str, DefinitionKind] = {k: k for k in DEFINITION_KINDS}
 
 
 def _kind(value: str) -> ChunkKind:

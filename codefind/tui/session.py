@@ -30,7 +30,7 @@ from codefind.errors import Interrupted
 if TYPE_CHECKING:  # imported lazily by ``open``: they load numpy, SQLite and USearch
     from codefind.config import Settings
     from codefind.indexer import IndexProgress
-    from codefind.models import IndexReport, SearchMode
+    from codefind.models import IndexReport, Scope, SearchMode
     from codefind.search import SearchResult, SearchService
     from codefind.workspace import IndexStatus, Workspace
 
@@ -100,7 +100,9 @@ class Session:
 
     # --- searching ------------------------------------------------------------------------
 
-    def search(self, query: str, *, mode: SearchMode, limit: int) -> SearchResult:
+    def search(
+        self, query: str, *, mode: SearchMode, limit: int, scope: Scope = "auto"
+    ) -> SearchResult:
         """Search the index as it is now (thread-safe; runs in a worker thread).
 
         ``mode="lexical"`` never touches the embedder and never waits for a semantic search
@@ -109,7 +111,7 @@ class Session:
         Raises:
             BackendError: The backend failed to embed the query.
         """
-        result = self._service().search(query, limit=limit, mode=mode)
+        result = self._service().search(query, limit=limit, mode=mode, scope=scope)
         if "embed" in result.timings_ms:
             self._embed_ms.append(result.timings_ms["embed"])
         return result

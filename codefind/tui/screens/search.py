@@ -41,7 +41,7 @@ from codefind.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:  # the service layer is imported lazily, after the first frame
     from codefind.config import Settings
-    from codefind.models import SearchMode
+    from codefind.models import Scope, SearchMode
     from codefind.search import SearchResult
     from codefind.tui.session import Session
 
@@ -52,6 +52,9 @@ SHORT = 16
 RESULT_LIMIT = 50
 """Rows in the list (the keystroke budget is measured for at most 50)."""
 MODES: tuple[SearchMode, ...] = ("hybrid", "semantic", "lexical")
+SCOPE_CYCLE: tuple[Scope, ...] = ("auto", "code", "tests", "docs", "all")
+"""What Ctrl-T steps through: implementation first (auto), then only code, tests, docs, and
+everything with no preference."""
 
 
 class SearchScreen(Screen[None]):
@@ -70,6 +73,9 @@ class SearchScreen(Screen[None]):
                 tooltip="Open the hit in $VISUAL / $EDITOR at its line."),
         Binding("tab", "cycle_mode", "Mode", priority=True, id="cycle-mode",
                 tooltip="Cycle the search mode: hybrid, semantic, lexical."),
+        Binding("ctrl+t", "cycle_scope", "Scope", priority=True, id="cycle-scope",
+                tooltip="Cycle which files: implementation first (auto), only code, only "
+                "tests, only docs, all alike."),
         Binding("ctrl+y", "copy_location", "Copy", priority=True, id="copy",
                 tooltip="Copy path:line of the hit to the clipboard."),
         Binding("escape", "app.quit", "Quit", id="quit-escape", tooltip="Quit codefind."),
@@ -89,6 +95,7 @@ class SearchScreen(Screen[None]):
         self.settings = settings
         self.show_timings = show_timings
         self.mode: SearchMode = settings.mode
+        self.scope: Scope = "auto"
         self.session: Session | None = None
         self.generation = 0
         """Bumped by every search; results of an older generation are dropped."""
@@ -238,7 +245,8 @@ class SearchScreen(Screen[None]):
         if self.semantic_error and self.mode != "lexical":
             mode += " (words only: backend unavailable)"
         self.status.set_backend(self.settings.backend, self.settings.model, dim, mode)
-        self.query_one("#mode-badge", Static).update(self.mode, layout=False)
+        badge = self.mode if self.scope == "auto" else f"{self.mode} · {self.scope}"
+        self.query_one("#mode-badge", Static).update(badge)
 
     # --- searching --------------------------------------------------------------------
 
@@ -258,15 +266,15 @@ class SearchScreen(Screen[None]):
             self.settled = self.generation
             self.post_message(self.ResultsShown(query, self.generation, "empty", 0))
             return
-        self._search(self.session, self.generation, query, self.mode)
+        self._search(self.session, self.generation, query, self.mode, self.scope)
 
     @work(exclusive=True, group="search", exit_on_error=False)
     async def _search(
-        self, session: Session, generation: int, query: str, mode: SearchMode
+        self, session: Session, generation: int, query: str, mode: SearchMode, scope: Scope
     ) -> None:
         semantic = mode != "lexical" and self.semantic_error is None
         if mode != "semantic" or not semantic:
-            result = await self._run_stage(session, query, "lexical")
+            result = await self._run_stage(session, query, "lexical", scope)
             if result is None or generation != self.generation:
                 return
             self._show(result, generation, "lexical", pending=semantic and mode == "hybrid")
@@ -274,16 +282,18 @@ class SearchScreen(Screen[None]):
             return
         if session.semantic_delay:
             await asyncio.sleep(session.semantic_delay)  # a newer keystroke cancels us here
-        result = await self._run_stage(session, query, mode)
+        result = await self._run_stage(session, query, mode, scope)
         if result is None or generation != self.generation:
             return
         self._show(result, generation, mode, pending=False)
 
     async def _run_stage(
-        self, session: Session, query: str, mode: SearchMode
+        self, session: Session, query: str, mode: SearchMode, scope: Scope
     ) -> SearchResult | None:
         try:
-            return await asyncio.to_thread(session.search, query, mode=mode, limit=RESULT_LIMIT)
+            return await asyncio.to_thread(
+                session.search, query, mode=mode, limit=RESULT_LIMIT, scope=scope
+            )
         except CodefindError as exc:
             message, title = exc.message, exc.title
         except Exception as exc:  # a bug in a search must not take the app down
@@ -363,6 +373,12 @@ class SearchScreen(Screen[None]):
         self._show_backend(dim=self.session.dim if self.session else None)
         self.search_now()
 
+    def action_cycle_scope(self) -> None:
+        """auto -> code -> tests -> docs -> all -> auto; the query is searched again."""
+        self.scope = SCOPE_CYCLE[(SCOPE_CYCLE.index(self.scope) + 1) % len(SCOPE_CYCLE)]
+        self._show_backend(dim=self.session.dim if self.session else None)
+        self.search_now()
+
     def set_mode(self, mode: SearchMode) -> None:
         """Switch to ``mode`` (from the settings screen)."""
         if mode != self.mode:
@@ -375,7 +391,7 @@ class SearchScreen(Screen[None]):
         hit = self.results.highlighted
         if hit is None:
             return
-        location = f"{hit.path}:{hit.start_line}"
+        location = f"{hit.path}:{hit.line}"
         self.app.copy_to_clipboard(location)
         self.notify(f"Copied {location}", timeout=2)
 
@@ -388,7 +404,7 @@ class SearchScreen(Screen[None]):
 
         root = str(self.session.root)
         try:
-            argv = editor_command(editor_value(), hit.path, hit.start_line)
+            argv = editor_command(editor_value(), hit.path, hit.line)
             if self.app.is_headless:
                 run_editor(argv, cwd=root)  # tests: no terminal to hand over
             else:

@@ -113,9 +113,7 @@ class ResultList(Widget, can_focus=False):
         previous = self.highlighted
         self.hits = tuple(hits)
         self._rows.clear()
-        self._loc_width = max(
-            (len(h.path) + len(str(h.start_line)) + 1 for h in self.hits), default=0
-        )
+        self._loc_width = max((len(h.path) + len(str(h.line)) + 1 for h in self.hits), default=0)
         self._symbol_width = min(32, max((len(h.symbol) for h in self.hits), default=0))
         index = next((i for i, h in enumerate(self.hits) if h.chunk_id == keep), None)
         if index is None:
@@ -267,7 +265,7 @@ class ResultList(Widget, can_focus=False):
         # One location column for the whole list, so symbols line up; when space is short,
         # symbols give way first, then paths (cut from the left), which keep 55% of the row.
         loc_width = min(self._loc_width, max(room * 55 // 100, room - self._symbol_width - 2))
-        line_text = f":{hit.start_line}"
+        line_text = f":{hit.line}"
         path = _shorten_path(hit.path, max(1, loc_width - len(line_text)))
         folder, _, name = path.rpartition("/")
         segments: list[Segment] = [Segment(" ", base)]
@@ -288,10 +286,21 @@ class ResultList(Widget, can_focus=False):
             segments.append(Segment(_shorten_end(hit.symbol, symbol_room), style("symbol")))
         if show_meta:
             strip = _fit(segments, width - meta, base)
-            kind = Segment(f" {hit.kind:<{KIND_WIDTH}}", style("kind"))
+            # Implementation code shows what the chunk is; anything else shows what the file
+            # is for (test, docs, example...), which is what decides whether to open it.
+            label = (
+                hit.kind
+                if hit.category == "code"
+                else _CATEGORY_LABELS.get(hit.category, hit.category)
+            )
+            kind = Segment(f" {label:<{KIND_WIDTH}}", style("kind"))
             score = Segment(f"{_score(hit.score):>{SCORE_WIDTH}} ", style("score"))
             return Strip([*strip, kind, score], width)
         return _fit(segments, width, base)
+
+
+_CATEGORY_LABELS = {"changelog": "changes", "generated": "built"}
+"""Category names longer than the kind column."""
 
 
 def _fit(segments: list[Segment], width: int, style: Style) -> Strip:

@@ -1,0 +1,305 @@
+"""Relevance on a real repository: the five failures found on ripgrep, httpx and fzf.
+
+A small polyglot repository is built in the test (Rust, Python, docs, tests, a changelog,
+benchmark data) and indexed with the real built-in model; every test asks what a developer
+new to it would ask and checks that the implementing code, or the definition, comes first.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from codefind.config import load_settings
+from codefind.search import SearchService
+from codefind.workspace import Workspace
+from tests.cliutil import codefind
+from tests.gitutil import make_repo
+
+LINE_BUFFER = """\
+//! Buffers for reading lines.
+use std::io;
+
+/// A buffer that holds the lines read from a reader.
+///
+/// It grows as needed and is reused between searches.
+#[derive(Clone, Debug)]
+pub struct LineBuffer {
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl LineBuffer {
+    /// Create an empty buffer.
+    pub fn new() -> LineBuffer {
+        LineBuffer { buf: vec![], pos: 0 }
+    }
+
+    /// Fill the buffer from a reader; false at the end of the input.
+    pub fn fill<R: io::Read>(&mut self, mut rdr: R) -> io::Result<bool> {
+        let n = rdr.read(&mut self.buf[self.pos..])?;
+        self.pos += n;
+        Ok(n > 0)
+    }
+}
+
+impl Default for LineBuffer {
+    fn default() -> LineBuffer {
+        LineBuffer::new()
+    }
+}
+"""
+
+SEARCHER = """\
+use crate::line_buffer::LineBuffer;
+
+/// Searches a reader line by line.
+pub struct Searcher {
+    line_buffer: LineBuffer,
+}
+
+impl Searcher {
+    pub fn new() -> Searcher {
+        Searcher { line_buffer: LineBuffer::new() }
+    }
+
+    /// Run the search over one reader, reusing the LineBuffer.
+    pub fn search_reader<R: std::io::Read>(&mut self, rdr: R) -> std::io::Result<u64> {
+        let mut count = 0;
+        let buffer: &mut LineBuffer = &mut self.line_buffer;
+        while buffer.fill(&mut *Box::new(std::io::empty()))? {
+            count += 1;
+        }
+        let _other = LineBuffer::default();
+        Ok(count)
+    }
+}
+
+fn make_buffers(n: usize) -> Vec<LineBuffer> {
+    (0..n).map(|_| LineBuffer::new()).collect()
+}
+"""
+
+MODELS = '''\
+"""Requests, URLs and multipart bodies."""
+
+
+class URL:
+    """A parsed URL: scheme, host, port, path and query."""
+
+    def __init__(self, url: str = "") -> None:
+        self.raw = url
+
+    @property
+    def host(self) -> str:
+        return self.raw.split("/")[2]
+
+
+class Request:
+    """An HTTP request to send."""
+
+    def __init__(self, method: str, url: str) -> None:
+        self.method = method
+        self._url = URL(url)
+
+    @property
+    def url(self) -> URL:
+        """The URL of the request."""
+        return self._url
+
+
+class MultipartStream:
+    """Request content as streaming multipart encoded form data."""
+
+    # Chunks of this size are read from each file field.
+    CHUNK_SIZE = 64 * 1024
+
+    def __init__(self, data: dict, files: dict, boundary: bytes) -> None:
+        self.boundary = boundary
+        self.fields = [*data.items(), *files.items()]
+
+    def iter_chunks(self):
+        for name, value in self.fields:
+            yield b"--" + self.boundary + b"\\r\\n" + name.encode() + value
+'''
+
+CLIENT = '''\
+"""The client: sends requests, follows redirects, keeps cookies."""
+
+from models import URL, Request
+
+
+class Client:
+    """Sends requests over a connection pool."""
+
+    def __init__(self, max_redirects: int = 20) -> None:
+        self.max_redirects = max_redirects
+
+    def send(self, request: Request) -> "Response":
+        response = self._transport(request)
+        while response.is_redirect and self.max_redirects:
+            request = self._build_redirect_request(request, response)
+            response = self._transport(request)
+        return response
+
+    def _build_redirect_request(self, request: Request, response: "Response") -> Request:
+        """The next request of a redirect chain: the Location header resolved against the URL.
+
+        303 responses switch the method to GET; the Authorization header is dropped when the
+        host changes.
+        """
+        location = response.headers["Location"]
+        method = "GET" if response.status_code == 303 else request.method
+        return Request(method, URL(location).raw)
+
+    def _transport(self, request: Request) -> "Response":
+        raise NotImplementedError
+'''
+
+QUICKSTART = """\
+# Quickstart
+
+## Redirects
+
+By default the client will follow redirects for all methods. You can follow redirects
+with `follow_redirects=True`, and the client will follow redirects up to `max_redirects`.
+To follow redirects manually, inspect `response.next_request`. Following redirects is
+covered in the advanced guide: following redirects, redirect history, redirect limits.
+
+## URLs
+
+Build a URL with `URL("https://example.org")`. A URL has a host, a port and a path.
+"""
+
+TEST_REDIRECTS = '''\
+from client import Client
+
+
+def test_follow_redirects_follows_redirects():
+    """The client follows redirects: follow redirects up to max_redirects."""
+    client = Client(max_redirects=2)
+    assert client.max_redirects == 2
+
+
+def test_follow_redirects_stops_at_the_limit():
+    """Following redirects stops after max_redirects redirects."""
+    assert Client(max_redirects=0).max_redirects == 0
+'''
+
+CHANGELOG = """\
+# Changelog
+
+## 0.9.0
+- Follow redirects by default; `follow_redirects=False` turns following redirects off.
+- Redirects: follow redirects for 307 and 308.
+"""
+
+FILES: dict[str, str | bytes] = {
+    "crates/searcher/src/line_buffer.rs": LINE_BUFFER,
+    "crates/searcher/src/searcher.rs": SEARCHER,
+    "pkg/models.py": MODELS,
+    "pkg/client.py": CLIENT,
+    "docs/quickstart.md": QUICKSTART,
+    "tests/test_redirects.py": TEST_REDIRECTS,
+    "CHANGELOG.md": CHANGELOG,
+    "benchsuite/runs/2024-01-01/raw.csv": "benchmark,engine,duration\n"
+    + "".join(f"linux_literal,rg,{i / 100:.2f}\n" for i in range(400)),
+    "benchsuite/runs/2024-01-01/keep.csv": "name,value\nLineBuffer,1\n",
+}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_repo(tmp_path_factory.mktemp("relevance") / "acme", FILES)
+
+
+@pytest.fixture(scope="module")
+def service(repo: Path) -> SearchService:
+    workspace = Workspace.for_repository(repo, load_settings({}))
+    workspace.indexer().run()
+    return workspace.search_service()
+
+
+def top(service: SearchService, query: str, n: int = 1) -> list[tuple[str, int]]:
+    """(path, line to open) of the first ``n`` hits."""
+    hits = service.search(query, limit=n).hits
+    return [(h.path, h.line) for h in hits]
+
+
+@pytest.mark.parametrize(
+    ("query", "path", "line"),
+    [
+        ("LineBuffer", "crates/searcher/src/line_buffer.rs", 8),
+        ("linebuffer", "crates/searcher/src/line_buffer.rs", 8),
+        ("URL", "pkg/models.py", 4),
+        ("MultipartStream", "pkg/models.py", 28),
+        ("Searcher", "crates/searcher/src/searcher.rs", 4),
+        ("Client.send", "pkg/client.py", 12),
+        ("LineBuffer.fill", "crates/searcher/src/line_buffer.rs", 20),
+    ],
+)
+def test_a_name_lands_on_its_definition(
+    service: SearchService, query: str, path: str, line: int
+) -> None:
+    """Failure 1: `impl X` blocks, uses and same-named members used to come first."""
+    assert top(service, query) == [(path, line)]
+
+
+def test_after_the_definition_come_its_impl_blocks(service: SearchService) -> None:
+    hits = service.search("LineBuffer", limit=4).hits
+    assert hits[0].symbol == "LineBuffer"
+    assert {h.symbol for h in hits[1:3]} == {"impl LineBuffer", "impl Default for LineBuffer"}
+
+
+@pytest.mark.parametrize(
+    ("query", "path"),
+    [
+        ("follow redirects", "pkg/client.py"),
+        ("build the request for the Location header of a redirect", "pkg/client.py"),
+    ],
+)
+def test_implementation_comes_before_docs_tests_and_changelog(
+    service: SearchService, query: str, path: str
+) -> None:
+    """Failure 2: docs, the changelog and tests used to outrank the implementing code."""
+    hit = service.search(query, limit=1).hits[0]
+    assert (hit.path, hit.category) == (path, "code")
+
+
+def test_asking_for_tests_or_docs_gets_them(service: SearchService) -> None:
+    assert service.search("tests for following redirects", limit=1).hits[0].category == "test"
+    assert service.search("docs about redirects", limit=1).hits[0].category == "docs"
+
+
+def test_a_scope_limits_the_search_to_those_files(service: SearchService) -> None:
+    hits = service.search("follow redirects", limit=5, scope="tests").hits
+    assert hits and {h.category for h in hits} == {"test"}
+    hits = service.search("follow redirects", limit=5, scope="code").hits
+    assert hits and {h.category for h in hits} == {"code"}
+
+
+def test_data_files_are_skipped_unless_a_codefindignore_negation_asks(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Failure 3: benchmark CSV files were indexed as if they were code."""
+    report = json.loads(codefind("index", "--json", cwd=repo, check=True).stdout)
+    assert report["skipped"].get("data") == 2
+    negated = make_repo(tmp_path / "negated", {**FILES, ".codefindignore": "!benchsuite/**/keep.csv\n"})
+    report = json.loads(codefind("index", "--json", cwd=negated, check=True).stdout)
+    assert report["skipped"].get("data") == 1
+    found = codefind("search", "linebuffer value", "--json", "--scope", "all", "-n", "20", cwd=negated)
+    paths = {json.loads(line)["path"] for line in found.stdout.splitlines()}
+    assert "benchsuite/runs/2024-01-01/keep.csv" in paths
+    assert "benchsuite/runs/2024-01-01/raw.csv" not in paths
+
+
+def test_a_hit_opens_at_the_definition_not_at_its_doc_comment(repo: Path) -> None:
+    """Failure 4: Enter opened the first `///` line instead of the `struct` line."""
+    result = codefind("search", "LineBuffer", "--json", "-n", "1", cwd=repo, check=True)
+    hit = json.loads(result.stdout.splitlines()[0])
+    assert (hit["start_line"], hit["line"]) == (4, 8)
+    assert hit["text"].startswith("/// A buffer that holds the lines")
+    vimgrep = codefind("search", "LineBuffer", "--format", "vimgrep", "-n", "1", cwd=repo)
+    assert vimgrep.stdout.startswith("crates/searcher/src/line_buffer.rs:8:1:")
