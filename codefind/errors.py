@@ -27,7 +27,7 @@ _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{6,}")
 _KEY_SHAPE = re.compile(r"\b(pa|sk|sk-proj|sk-ant)-[A-Za-z0-9_-]{12,}")
 _KEY_FIELD = re.compile(
     r"(?i)\b(api[_-]?key|access[_-]?token|auth[_-]?token|password|secret)"
-    r"([\"']?\s*[:=]\s*[\"']?)[^\s\"',;&}]+"
+    r"([\"']?\s*[:=]\s*[\"']?)(?!(?:null|none|true|false|\*+)(?:[\s\"',;&}]|\Z))[^\s\"',;&}]+"
 )
 
 

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 
-from codefind.errors import CodefindError, Interrupted
+from codefind.errors import CodefindError, Interrupted, redact
 from codefind.tui.messages import (
     BackendFailed,
     IndexCounted,
@@ -96,6 +97,20 @@ class CodefindApp(App[int]):
         self._last_progress = 0.0
         self._last_phase = ""
         self._embed_start: tuple[float, int] | None = None
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Show a notification, with secrets removed (a server may echo a key in an error)."""
+        super().notify(
+            redact(message), title=redact(title), severity=severity, timeout=timeout, markup=markup
+        )
 
     def get_default_screen(self) -> SearchScreen:
         """The search screen is the base screen (no blank default screen to build first)."""
