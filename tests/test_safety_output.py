@@ -127,7 +127,7 @@ async def test_app_notifications_are_redacted(repo: Path, monkeypatch: pytest.Mo
 
 NEWLINE_NAME = "evil\nfake.py:99:injected.py"
 ESCAPE_NAME = "title\x1b]0;pwned\x07.py"
-CODE = "def marker_function():\n    return '\x1b[2J\x1b]0;retitled\x07 \u202e'\n"
+CODE = "def marker_function():\n    return '\x1b[2J\x1b]0;retitled\x07 \u202e \x9b2J \x7f'\n"
 
 
 @pytest.fixture
@@ -155,9 +155,11 @@ def test_names_and_code_never_reach_the_terminal_raw(hostile_repo: Path, fmt: st
 
 def test_json_output_escapes_and_round_trips(hostile_repo: Path) -> None:
     result = codefind("search", "marker_function", "--json", "--mode", "lexical", cwd=hostile_repo)
-    assert result.returncode == 0 and "\x1b" not in result.stdout
+    assert result.returncode == 0
+    assert not any(c in result.stdout for c in ("\x1b", "\x07", "\x9b", "\u202e", "\x7f"))
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert sorted(r["path"] for r in rows) == sorted([NEWLINE_NAME, ESCAPE_NAME])
+    assert all(r["text"] == CODE.rstrip("\n") for r in rows), "escaped, not altered"
 
 
 def test_summaries_notes_and_errors_escape_names(hostile_repo: Path, tmp_path: Path) -> None:

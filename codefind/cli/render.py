@@ -78,11 +78,22 @@ def hit_json(hit: Hit, rank: int) -> dict[str, object]:
     }
 
 
+def json_line(value: object) -> str:
+    """``value`` as one line of JSON that is safe on a terminal and parses back exactly.
+
+    ``json.dumps`` escapes C0 controls but leaves DEL, C1 controls, U+2028/2029 and the
+    bidirectional overrides raw (with ``ensure_ascii=False``); they can only occur inside
+    strings, where a ``\\uXXXX`` escape means the same character.
+    """
+    text = json.dumps(value, ensure_ascii=False)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def write_hits(hits: Sequence[Hit], fmt: str, out: TextIO, *, color: bool) -> None:
     """Print ``hits`` in format ``fmt`` (text, grep, vimgrep or json)."""
     if fmt == "json":
         for rank, hit in enumerate(hits, 1):
-            out.write(json.dumps(hit_json(hit, rank), ensure_ascii=False) + "\n")
+            out.write(json_line(hit_json(hit, rank)) + "\n")
     elif fmt in ("grep", "vimgrep"):
         column = ":1" if fmt == "vimgrep" else ""
         for hit in hits:
