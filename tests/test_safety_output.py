@@ -16,6 +16,7 @@ from codefind.tui.app import CodefindApp
 from tests.cliutil import codefind
 from tests.fakeservers import Scripted, SGLangServer, dead_url
 from tests.gitutil import make_repo
+from tests.tui.conftest import pilot_wait
 
 MODEL = "Qwen/Qwen3-Embedding-0.6B"
 SGLANG_KEY = "sglang-SECRET-key-9876543210"
@@ -171,3 +172,16 @@ def test_summaries_notes_and_errors_escape_names(hostile_repo: Path, tmp_path: P
     missing = codefind("index", "no\x1b]0;such\x07folder", cwd=hostile_repo)
     assert missing.returncode == 2 and "\x1b" not in missing.stderr
     assert "\\x1b" in missing.stderr
+
+
+async def test_a_backend_failure_in_the_app_does_not_show_the_password(
+    repo: Path, quick_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = dead_url().replace("http://", f"http://user:{PASSWORD}@")
+    for name, value in sglang_env(url, quick_config).items():
+        monkeypatch.setenv(name, value)
+    app = CodefindApp(repo, load_settings(), auto_index=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot_wait(pilot, lambda: app.search_screen.semantic_error is not None)
+        shown = [app.search_screen.semantic_error, *(n.message for n in app._notifications)]
+    assert all("127.0.0.1" in text and PASSWORD not in text for text in shown), shown

@@ -137,7 +137,7 @@ class CodefindApp(App[int]):
 
     @on(SessionFailed)
     def _session_failed(self, message: SessionFailed) -> None:
-        self.exit(return_code=message.exit_code, message=f"codefind: {message.message}")
+        self.exit(return_code=message.exit_code, message=f"codefind: {redact(message.message)}")
 
     @on(SessionOpened)
     def _session_opened(self, message: SessionOpened) -> None:
@@ -194,7 +194,7 @@ class CodefindApp(App[int]):
     @on(BackendFailed)
     def _backend_failed(self, message: BackendFailed) -> None:
         if message.session is self.session:
-            self.search_screen.backend_failed(message.message)
+            self.search_screen.backend_failed(redact(message.message))  # also shown in the status
 
     @work(thread=True, exit_on_error=False, group="counts")
     def _count(self, session: Session) -> None:
