@@ -12,15 +12,16 @@ to read keys from it when other users can read it.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from codefind.atomic import atomic_write_bytes
-from codefind.errors import ConfigError
+from codefind.errors import ConfigError, remember_secret
 from codefind.models import SEARCH_MODES, SearchMode
 
 BACKENDS: tuple[str, ...] = ("local", "sglang", "voyage")
@@ -35,6 +36,11 @@ DEFAULT_VOYAGE_MODEL = "voyage-code-3"
 DEFAULT_VOYAGE_URL = "https://api.voyageai.com/v1"
 DEFAULT_VOYAGE_RERANK_MODEL = "rerank-2.5"
 DEFAULT_MAX_FILE_BYTES = 1_000_000
+MAX_CONFIG_BYTES = 1_000_000
+"""A config file is a few lines; anything bigger (``/dev/zero``) is refused, not read."""
+MAX_THREADS = 1024
+"""``local.threads`` above this is a typo, not a machine; values above the CPU count are
+lowered to it (more threads than CPUs only adds memory and contention)."""
 
 
 @dataclass(frozen=True)
@@ -154,30 +160,63 @@ def load_settings(
     env = os.environ if env is None else env
     data = read_config_file(path or config_path(env))
     _merge(data, _from_env(env))
-    _merge(data, {k: v for k, v in (flags or {}).items() if v is not None})
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    _check_types(given, "the command line")
+    _merge(data, given)
     return _build(data)
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
-    """The config file as a dict ({} when it does not exist)."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    """The config file as a dict ({} when it does not exist), every value type-checked.
+
+    Opened without blocking and read only when it is a regular file of at most
+    ``MAX_CONFIG_BYTES``: ``CODEFIND_CONFIG`` pointing at a FIFO must not hang and one at
+    ``/dev/zero`` must not fill the memory.
+
+    Raises:
+        ConfigError: Unreadable, not a regular file, too large, not TOML, a value of the wrong
+            type, or an API key in a file that other users can read.
+    """
+    raw, mode = _read_regular(path)
+    if raw is None:
         return {}
-    except OSError as exc:
-        raise ConfigError(f"Cannot read the config file {path}: {exc.strerror}.") from exc
     import tomllib  # only when a config file exists: it is not free at start-up
 
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"The config file {path} is not valid TOML: {exc}.") from exc
-    if _holds_key(data) and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+    _check_types(data, f"the config file {path}")
+    if _holds_key(data) and mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(
             f"The config file {path} holds an API key and other users can read it. "
             f"Run: chmod 600 {path}"
         )
     return data
+
+
+def _read_regular(path: Path) -> tuple[bytes | None, int]:
+    """The bytes and mode of the config file (``None`` when it does not exist)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        return None, 0
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the config file {path}: {exc.strerror}.") from exc
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise ConfigError(f"The config file {path} is not a regular file.")
+        try:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError(f"Cannot read the config file {path}: {exc.strerror}.") from exc
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"The config file {path} is over {MAX_CONFIG_BYTES:,} bytes; it is not a codefind "
+            "config file."
+        )
+    return raw, mode
 
 
 def write_config_value(key: str, value: str, path: Path | None = None) -> Path:
@@ -190,10 +229,14 @@ def write_config_value(key: str, value: str, path: Path | None = None) -> Path:
     parts = key.split(".")
     if len(parts) > 2 or not all(parts):
         raise ConfigError(f"Unknown setting {key!r}. Run `codefind config show` for the names.")
+    kind = _FIELDS.get(tuple(parts))
+    if kind is None or kind == "table":
+        raise ConfigError(f"Unknown setting {key!r}. Run `codefind config show` for the names.")
     target = data
     if len(parts) == 2:
         target = data.setdefault(parts[0], {})
-    target[parts[-1]] = _parse_scalar(value)
+    target[parts[-1]] = _parse_text(key, kind, value)
+    _check_types(data, "the new value")
     _build(data)  # validate before writing
     atomic_write_bytes(path, _dump_toml(data).encode("utf-8"), mode=0o600)
     return path
@@ -210,6 +253,8 @@ def settings_as_dict(settings: Settings, *, hide_secrets: bool = True) -> dict[s
 
 
 # --- internals -------------------------------------------------------------------------
+
+_N = TypeVar("_N", int, float)
 
 _ENV_MAP: dict[str, tuple[str, ...]] = {
     "CODEFIND_BACKEND": ("backend",),
@@ -229,11 +274,12 @@ _ENV_MAP: dict[str, tuple[str, ...]] = {
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """The ``CODEFIND_*`` variables as settings; numbers are parsed, naming the variable."""
     data: dict[str, Any] = {}
     for name, keys in _ENV_MAP.items():
         value = env.get(name)
         if value:
-            _merge(data, _nest(keys, value))
+            _merge(data, _nest(keys, _parse_text(name, _FIELDS[keys], value)))
     if env.get("CODEFIND_MODEL"):
         # CODEFIND_MODEL names the model of whichever backend is chosen; resolved in _build.
         data["model"] = env["CODEFIND_MODEL"]
@@ -258,41 +304,56 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
 
 
 def _build(data: Mapping[str, Any]) -> Settings:
+    """Settings from type-checked ``data``; ranges are checked here."""
     data = dict(data)
     model = data.pop("model", None)
-    try:
-        sections: dict[str, Any] = {
-            "local": LocalSettings(**_section(data, "local")),
-            "sglang": SGLangSettings(**_section(data, "sglang")),
-            "voyage": VoyageSettings(**_section(data, "voyage")),
-        }
-        top = {k: v for k, v in data.items() if k not in sections}
-        settings = Settings(**top, **sections)
-    except TypeError as exc:
-        raise ConfigError(f"Unknown setting: {exc}.") from exc
+    sections: dict[str, Any] = {
+        "local": LocalSettings(**_section(data, "local")),
+        "sglang": SGLangSettings(**_section(data, "sglang")),
+        "voyage": VoyageSettings(**_section(data, "voyage")),
+    }
+    top = {k: v for k, v in data.items() if k not in sections}
+    settings = Settings(**top, **sections)
     settings = replace(
         settings,
-        backend=_check_backend(str(settings.backend)),
-        dim=_as_int("dim", settings.dim) if settings.dim not in (None, "", 0, "0") else None,
-        mode=_check_mode(str(settings.mode)),
-        limit=_as_int("limit", settings.limit),
-        max_file_bytes=_as_int("max_file_bytes", settings.max_file_bytes),
-        index_dir=Path(settings.index_dir).expanduser() if settings.index_dir else None,
-        local=replace(settings.local, threads=_as_int("local.threads", settings.local.threads)),
+        backend=_check_backend(settings.backend),
+        dim=_in_range("dim", settings.dim or 0, 0, 1 << 16) or None,
+        mode=_check_mode(settings.mode),
+        limit=_in_range("limit", settings.limit, 0, 100_000),
+        max_file_bytes=_in_range("max_file_bytes", settings.max_file_bytes, 0, 1 << 30),
+        index_dir=_absolute(settings.index_dir),
+        local=replace(settings.local, threads=_threads(settings.local.threads)),
         sglang=replace(settings.sglang, **_retry_fields("sglang", settings.sglang)),
         voyage=replace(settings.voyage, **_retry_fields("voyage", settings.voyage)),
     )
-    return settings.with_model(str(model)) if model else settings
+    remember_secret(settings.sglang.api_key)  # so that no message or traceback shows them
+    remember_secret(settings.voyage.api_key)
+    return settings.with_model(model) if model else settings
+
+
+def _absolute(index_dir: Path | str | None) -> Path | None:
+    """``CODEFIND_INDEX_DIR`` made absolute once, against the current folder, at load time.
+
+    Later code runs git and opens files from other folders; a relative value resolved there
+    would land inside the work tree, and codefind would index its own index.
+    """
+    if not index_dir:
+        return None
+    return Path(os.path.abspath(Path(index_dir).expanduser()))
+
+
+def _threads(value: int) -> int:
+    """``local.threads``: absurd values refused, more than the CPUs lowered to their number."""
+    threads = _in_range("local.threads", value, 0, MAX_THREADS)
+    return min(threads, os.cpu_count() or 1)
 
 
 def _retry_fields(name: str, section: SGLangSettings | VoyageSettings) -> dict[str, Any]:
-    attempts = _as_int(f"{name}.attempts", section.attempts)
-    try:
-        delay = float(section.retry_delay)
-    except (TypeError, ValueError):
-        raise ConfigError(f"Setting '{name}.retry_delay' must be a number of seconds.") from None
-    if attempts < 1 or delay < 0:
-        raise ConfigError(f"Settings '{name}.attempts' must be >= 1 and '{name}.retry_delay' >= 0.")
+    attempts = _in_range(f"{name}.attempts", section.attempts, 1, 100)
+    delay = _in_range(f"{name}.retry_delay", float(section.retry_delay), 0.0, 3600.0)
+    if isinstance(section, VoyageSettings):
+        for model, price in section.price_per_million_tokens.items():
+            _in_range(f"voyage.price_per_million_tokens.{model}", float(price), 0.0, 1e6)
     return {"attempts": attempts, "retry_delay": delay}
 
 
@@ -316,31 +377,121 @@ def _check_mode(value: str) -> SearchMode:
     raise ConfigError(f"Unknown mode {value!r}; choose one of: {', '.join(SEARCH_MODES)}.")
 
 
-def _as_int(name: str, value: Any) -> int:
+def _in_range(name: str, value: _N, low: _N, high: _N) -> _N:
+    if value < low:
+        raise ConfigError(
+            f"Setting {name!r} must not be negative." if low == 0 else
+            f"Setting {name!r} must be at least {low}, not {value}."
+        )  # fmt: skip
+    if value > high:
+        raise ConfigError(f"Setting {name!r} must be at most {high:,}, not {value:,}.")
+    return value
+
+
+# --- the type of every setting -------------------------------------------------------------
+
+_Kind = Literal["str", "int", "float", "bool", "table", "prices"]
+
+_FIELDS: dict[tuple[str, ...], _Kind] = {
+    ("backend",): "str", ("model",): "str", ("dim",): "int", ("mode",): "str",
+    ("limit",): "int", ("rerank",): "bool", ("index_dir",): "str",
+    ("max_file_bytes",): "int", ("yes",): "bool", ("debug",): "bool", ("translate",): "bool",
+    ("local",): "table", ("local", "model"): "str", ("local", "threads"): "int",
+    ("sglang",): "table", ("sglang", "url"): "str", ("sglang", "model"): "str",
+    ("sglang", "api_key"): "str", ("sglang", "instruction"): "str",
+    ("sglang", "rerank_url"): "str", ("sglang", "rerank_model"): "str",
+    ("sglang", "attempts"): "int", ("sglang", "retry_delay"): "float",
+    ("voyage",): "table", ("voyage", "model"): "str", ("voyage", "url"): "str",
+    ("voyage", "api_key"): "str", ("voyage", "rerank_model"): "str",
+    ("voyage", "price_per_million_tokens"): "prices", ("voyage", "attempts"): "int",
+    ("voyage", "retry_delay"): "float",
+}  # fmt: skip
+"""Every key codefind reads, and the TOML type its value must have."""
+
+_EXPECTED: dict[_Kind, str] = {
+    "str": "a string",
+    "int": "a whole number",
+    "float": "a finite number",
+    "bool": "true or false (a TOML boolean, not a string)",
+    "table": "a table of values",
+    "prices": "a table of model names to finite numbers",
+}
+
+
+def _check_types(data: Mapping[str, Any], origin: str, prefix: tuple[str, ...] = ()) -> None:
+    """Refuse unknown keys and values of the wrong type, naming ``origin`` and the key.
+
+    Raises:
+        ConfigError: E.g. ``yes = "no"`` (a string is not consent), ``dim = true`` (a bool is
+            not 1) or ``retry_delay = 1e400`` (infinite).
+    """
+    for key, value in data.items():
+        path = (*prefix, str(key))
+        name = ".".join(path)
+        kind = _FIELDS.get(path)
+        if kind is None:
+            raise ConfigError(
+                f"Unknown setting {name!r} in {origin}. Run `codefind config show` for the names."
+            )
+        if not _is_kind(kind, value):
+            raise ConfigError(
+                f"Setting {name!r} in {origin} must be {_EXPECTED[kind]}, not {_describe(value)}."
+            )
+        if kind == "table":
+            _check_types(value, origin, path)
+
+
+def _is_kind(kind: _Kind, value: Any) -> bool:
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return _finite(value)
+    if kind == "str":
+        return isinstance(value, str | Path)
+    if kind == "prices":
+        return isinstance(value, Mapping) and all(
+            isinstance(k, str) and _finite(v) for k, v in value.items()
+        )
+    return isinstance(value, Mapping)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _describe(value: Any) -> str:
+    kinds = {bool: "the boolean", int: "the number", float: "the number", str: "the string"}
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    return f"{kinds.get(type(value), 'a ' + type(value).__name__)} {shown}"
+
+
+def _parse_text(name: str, kind: _Kind, text: str) -> Any:
+    """A value typed as text (an environment variable, ``config set``) as its setting's type.
+
+    Raises:
+        ConfigError: The text is not a value of that type.
+    """
+    if kind == "str":
+        return text
+    lowered = text.strip().lower()
+    if kind == "bool" and lowered in ("true", "false"):
+        return lowered == "true"
     try:
-        result = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"Setting {name!r} must be a whole number, not {value!r}.") from None
-    if result < 0:
-        raise ConfigError(f"Setting {name!r} must not be negative.")
-    return result
+        if kind == "int":
+            return int(text)
+        if kind == "float" and math.isfinite(number := float(text)):
+            return number
+    except ValueError:
+        pass
+    raise ConfigError(f"{name} must be {_EXPECTED[kind]}, not {text!r}.")
 
 
 def _holds_key(data: Mapping[str, Any]) -> bool:
     return any(
         isinstance(section, Mapping) and bool(section.get("api_key")) for section in data.values()
     )
-
-
-def _parse_scalar(value: str) -> Any:
-    if value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            continue
-    return value
 
 
 def _dump_toml(data: Mapping[str, Any]) -> str:

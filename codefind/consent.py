@@ -6,19 +6,30 @@ front end passes ``ask`` (a function that shows the text and returns the answer)
 when nobody can be asked (no TTY), in which case codefind refuses with exit status 2 unless
 ``--yes`` was given.
 
-A yes is recorded per index folder and model (``consent.json``, written atomically), so a
-repository is asked about once per remote model, not on every incremental upload. The record
-holds counts and a timestamp only: never code, never keys.
+Which servers need a yes: code that stays on this machine needs none; code that leaves it
+does. Voyage AI is always elsewhere. An SGLang server is on this machine when its URL names a
+loopback address, ``localhost``, or an address of this host (``is_this_machine``); any other
+server gets the same question as Voyage, without a cost estimate but saying where the code
+goes.
+
+A yes is recorded per index folder (one per repository checkout) and model, and for a server
+also per host (``consent.json``, written atomically), so a repository is asked about once per
+remote model and server, not on every incremental upload. The record holds counts and a
+timestamp only: never code, never keys.
 """
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import json
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from codefind.atomic import atomic_write_bytes
 from codefind.errors import ConsentError
@@ -34,20 +45,22 @@ class UploadEstimate:
     Attributes:
         files: Files whose chunks would be sent.
         chunks: Chunks (texts) that would be sent.
-        tokens: Estimated tokens (a local estimate, not the provider's tokenizer).
-        cost_usd: Estimated cost in US dollars at list price.
+        tokens: Estimated tokens (a local estimate, not the provider's tokenizer); ``None``
+            for a server with no price.
+        cost_usd: Estimated cost in US dollars at list price; ``None`` for a server with no
+            price.
         model: The model, e.g. ``voyage-code-3``.
         price_date: When the price was checked (``YYYY-MM-DD``).
         price_per_million: USD per million tokens used for ``cost_usd``.
-        provider: Who receives the code, in words.
+        provider: Who receives the code, in words (for a server: its address).
     """
 
     files: int
     chunks: int
-    tokens: int
-    cost_usd: float
+    tokens: int | None
+    cost_usd: float | None
     model: str
-    price_date: str
+    price_date: str = ""
     price_per_million: float = 0.0
     provider: str = "Voyage AI"
 
@@ -87,8 +100,99 @@ def estimate_upload(
     )
 
 
+def estimate_server_upload(
+    url: str, model: str, *, files: int, texts: Sequence[str]
+) -> UploadEstimate:
+    """What sending ``texts`` to the embedding server at ``url`` means (no price to show)."""
+    return UploadEstimate(
+        files=files,
+        chunks=sum(1 for t in texts if t.strip()),
+        tokens=None,
+        cost_usd=None,
+        model=model,
+        provider=f"the embedding server at {server_address(url)} (not this machine)",
+    )
+
+
+def server_consent_key(model_id: str, url: str) -> str:
+    """The record key of a yes for ``model_id`` on the server at ``url`` (per host)."""
+    return f"{model_id}@{server_address(url)}"
+
+
+def server_address(url: str) -> str:
+    """``host:port`` of ``url``, without the user name or password it may carry."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if port else host
+
+
+def is_this_machine(url: str) -> bool:
+    """Whether the server at ``url`` runs on this machine, so code sent to it stays here.
+
+    True for ``localhost``, loopback and unspecified addresses, and addresses of this host's
+    interfaces (found by binding to them, which succeeds only for a local address). A host
+    name counts when every address it resolves to is local; a name that does not resolve
+    counts as elsewhere, so the answer errs towards asking.
+    """
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    return _host_is_local(host)
+
+
+@functools.lru_cache(maxsize=32)
+def _host_is_local(host: str) -> bool:
+    try:
+        addresses = [ipaddress.ip_address(host.split("%")[0])]
+    except ValueError:
+        addresses = _resolve(host)
+    return bool(addresses) and all(_is_local_address(a) for a in addresses)
+
+
+def _resolve(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return []
+    found = []
+    for info in infos:
+        try:
+            found.append(ipaddress.ip_address(str(info[4][0]).split("%")[0]))
+        except ValueError:
+            return []
+    return found
+
+
+def _is_local_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_loopback or address.is_unspecified:
+        return True
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.bind((str(address), 0))
+    except OSError:
+        return False
+    return True
+
+
 def format_estimate(estimate: UploadEstimate) -> str:
     """The text shown before the first upload: what goes where, and the estimated cost."""
+    if estimate.tokens is None or estimate.cost_usd is None:
+        return (
+            f"codefind will send this repository's code to {estimate.provider} "
+            f"({estimate.model}) to embed it:\n"
+            f"  {estimate.files:,} files, {estimate.chunks:,} chunks"
+        )
     price = (
         f" at ${estimate.price_per_million:.2f} per million tokens"
         if estimate.price_per_million
@@ -144,7 +248,11 @@ def record_consent(directory: Path, model_id: str, estimate: UploadEstimate) -> 
     records = _read_records(directory)
     records[model_id] = {
         "given_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        **{k: v for k, v in asdict(estimate).items() if k in ("files", "chunks", "tokens")},
+        **{
+            k: v
+            for k, v in asdict(estimate).items()
+            if k in ("files", "chunks", "tokens") and v is not None
+        },
     }
     data = json.dumps(records, indent=2, sort_keys=True).encode("utf-8")
     atomic_write_bytes(directory / CONSENT_FILE, data)

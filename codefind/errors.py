@@ -2,10 +2,61 @@
 
 The core raises these and never prints or exits; the CLI turns them into a message on stderr
 and an exit status, the app into a notification. ``message`` is written for the user: what
-went wrong and, where there is one, how to fix it. It must never contain secrets.
+went wrong and, where there is one, how to fix it. It must never contain secrets; and since
+a server may echo a key back or a URL may carry a password, every front end also passes what
+it shows through ``redact`` at the output boundary.
 """
 
 from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterable
+
+SECRET_VARIABLES = ("VOYAGE_API_KEY", "CODEFIND_SGLANG_API_KEY", "OPENAI_API_KEY")
+"""Environment variables whose values are secrets wherever they appear."""
+
+_MIN_SECRET = 4
+"""Shorter values are not replaced: "***" for every "a" would make messages unreadable."""
+_known_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{6,}")
+_KEY_SHAPE = re.compile(r"\b(pa|sk|sk-proj|sk-ant)-[A-Za-z0-9_-]{12,}")
+_KEY_FIELD = re.compile(
+    r"(?i)\b(api[_-]?key|access[_-]?token|auth[_-]?token|password|secret)"
+    r"([\"']?\s*[:=]\s*[\"']?)(?!(?:null|none|true|false|\*+)(?:[\s\"',;&}]|\Z))[^\s\"',;&}]+"
+)
+
+
+def remember_secret(value: str | None) -> None:
+    """Add ``value`` (a configured API key) to what ``redact`` removes, for this process."""
+    if value and len(value) >= _MIN_SECRET:
+        with _secrets_lock:
+            _known_secrets.add(value)
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` without secrets: known keys, URL passwords and obvious key shapes.
+
+    Applied to everything shown to a user (messages, ``--debug`` tracebacks, notifications),
+    because a server may echo a key in an error body and a URL may be written with a password
+    (``http://user:pw@host/v1``). Known keys are the configured ones (``remember_secret``),
+    the values of ``SECRET_VARIABLES`` and ``secrets``; the shapes are URL userinfo,
+    ``Bearer ...``, ``pa-...``/``sk-...`` keys and ``api_key=...``-style fields.
+    """
+    with _secrets_lock:
+        known = set(_known_secrets)
+    known.update(os.environ.get(name, "") for name in SECRET_VARIABLES)
+    known.update(s for s in secrets if s)
+    for secret in sorted((s for s in known if len(s) >= _MIN_SECRET), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    text = _URL_USERINFO.sub(r"\1***@", text)
+    text = _BEARER.sub(r"\1***", text)
+    text = _KEY_SHAPE.sub(r"\1-***", text)
+    return _KEY_FIELD.sub(r"\1\2***", text)
 
 
 class CodefindError(Exception):

@@ -11,6 +11,8 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
+from codefind.errors import ConfigError
+
 
 class PathFilter:
     """Decides whether a repo-relative path passes the prefixes and globs."""
@@ -38,8 +40,13 @@ def _hit(pattern: tuple[re.Pattern[str], bool], path: str) -> bool:
 
 
 @lru_cache(maxsize=256)
-def _compile(glob: str) -> tuple[re.Pattern[str], bool]:
-    glob = glob.strip()
+def _compile(pattern: str) -> tuple[re.Pattern[str], bool]:
+    """A glob as a regex and whether it is anchored at the root.
+
+    Raises:
+        ConfigError: The glob is not valid (e.g. a backwards range like ``[z-a]``).
+    """
+    glob = pattern.strip()
     anchored = "/" in glob.rstrip("/")
     glob = glob.lstrip("/")
     if not anchored:
@@ -80,4 +87,7 @@ def _compile(glob: str) -> tuple[re.Pattern[str], bool]:
         else:
             out.append(re.escape(ch))
         i += 1
-    return re.compile("".join(out)), anchored
+    try:
+        return re.compile("".join(out)), anchored
+    except re.error as exc:
+        raise ConfigError(f"The glob {pattern!r} is not valid: {exc.msg}.") from None

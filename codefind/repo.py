@@ -203,19 +203,33 @@ class Repository:
     # --- locations ---------------------------------------------------------------------
 
     def index_dir(self, override: Path | None = None) -> Path:
-        """Where this checkout's index lives: ``<git_dir>/codefind``, or ``override``.
+        """Where this checkout's index lives: ``<git_dir>/codefind``, or a folder in ``override``.
 
-        Per checkout, so two worktrees on different branches never overwrite each other.
+        Per checkout, so two worktrees on different branches never overwrite each other. An
+        ``override`` (``CODEFIND_INDEX_DIR``) is shared by every repository, so each gets its
+        own folder in it, named after the repository and keyed by a hash of its git directory
+        (a linked worktree: a ``worktrees`` folder in it, keyed by the work tree's path);
+        otherwise repository B would search, and remove, repository A's files.
         """
-        return override if override is not None else self.git_dir / "codefind"
+        if override is None:
+            return self.git_dir / "codefind"
+        base = self._override_base(override)
+        if self.git_dir == self.common_dir:
+            return base
+        return base / "worktrees" / _keyed_name(self.root.name, self.root)
 
     def cache_dir(self, override: Path | None = None) -> Path:
-        """Where the embedding cache lives: ``<common_dir>/codefind/cache`` (or ``override/cache``).
+        """Where the embedding cache lives: ``<common_dir>/codefind/cache`` (or in ``override``).
 
         Shared by all worktrees of the repository: the same text has the same vector.
         """
-        base = override if override is not None else self.common_dir / "codefind"
+        base = self._override_base(override) if override else self.common_dir / "codefind"
         return base / "cache"
+
+    def _override_base(self, override: Path) -> Path:
+        common = self.common_dir
+        name = common.parent.name if common.name == ".git" else common.name.removesuffix(".git")
+        return override / _keyed_name(name, common)
 
     def relative_path(self, path: Path) -> str:
         """``path`` relative to the root, ``/``-separated (``""`` for the root itself).
@@ -293,8 +307,9 @@ class Repository:
         Raises:
             FileSkipped: ``binary``, ``minified`` or ``generated`` content (see
                 :func:`decode_source`); ``too_large`` if it grew past the limit since the
-                walk; ``unreadable`` if it vanished, became a directory, a symlink or
-                something other than a file, or cannot be read.
+                walk; ``symlink`` if a folder on its path is now a symlink (never followed:
+                it may lead out of the repository); ``unreadable`` if it vanished, became a
+                directory, a symlink or something other than a file, or cannot be read.
         """
         return decode_source(self._read_bytes(file.path))
 
@@ -304,8 +319,10 @@ class Repository:
         if not _is_plain_relative(rel):
             raise FileSkipped("unreadable", f"{rel!r} is not a path inside the repository")
         try:
-            with _open_regular_file(os.path.join(self.root, rel)) as handle:
+            with open_in_tree(self.root, rel) as handle:
                 data = handle.read(self.max_file_bytes + 1)
+        except SymlinkInPathError:
+            raise FileSkipped("symlink", f"{rel}: a folder on its path is a symlink") from None
         except FileNotFoundError:
             raise FileSkipped("unreadable", f"{rel}: deleted since the walk") from None
         except OSError as exc:
@@ -405,7 +422,8 @@ def decode_source(data: bytes) -> str:
 
     UTF-8 (a BOM is stripped); UTF-16 and UTF-32 when they start with a BOM. Invalid bytes
     become U+FFFD replacement characters, so a file with mixed or legacy encodings is indexed
-    with its readable parts rather than dropped. Line endings (CRLF) are kept as they are.
+    with its readable parts rather than dropped. Line endings are as ``decode_text`` gives
+    them (CRLF kept, old Mac lone CRs made ``\\n``).
 
     Raises:
         FileSkipped: ``binary`` (a NUL byte in the first 8,000 bytes, no UTF-16/32 BOM),
@@ -463,15 +481,43 @@ def path_skip_reason(path: str) -> SkipReason | None:
 def decode_text(data: bytes) -> str:
     """Bytes to text as codefind reads every file: BOM-aware, invalid bytes replaced.
 
+    The one place that decides what a line is, for indexing and for the app's preview alike:
+    lines end at ``\\n`` (a ``\\r`` before it is part of the ending, see ``text_lines``), and
+    a file with ``\\r`` but no ``\\n`` at all (classic Mac OS line endings) has its ``\\r``
+    made ``\\n``, so it has lines, numbered as editors show them, instead of being one line.
+
     Raises:
         FileSkipped: ``binary``: a NUL byte in the first 8,000 bytes and no UTF-16/32 BOM.
     """
     for bom, codec in _BOMS:
         if data.startswith(bom):
-            return data[len(bom) :].decode(codec, errors="replace")
+            return _lone_cr_as_lines(data[len(bom) :].decode(codec, errors="replace"))
     if b"\0" in data[:BINARY_SNIFF_BYTES]:
         raise FileSkipped("binary", "NUL bytes")
-    return data.decode("utf-8-sig", errors="replace")
+    return _lone_cr_as_lines(data.decode("utf-8-sig", errors="replace"))
+
+
+def text_lines(text: str) -> list[str]:
+    """The lines of decoded text as codefind numbers them (line N is ``text_lines(t)[N-1]``).
+
+    Split on ``\\n`` only, a ``\\r`` before it dropped: ``str.splitlines`` would also split
+    on form feeds, U+2028 and other characters that editors show inside a line, and every
+    line number after one would be off. The chunker splits the same way.
+    """
+    if not text:
+        return []
+    lines = text.split("\n")
+    if text.endswith("\n"):
+        lines.pop()
+    if "\r" in text:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    return lines
+
+
+def _lone_cr_as_lines(text: str) -> str:
+    if "\r" in text and "\n" not in text:
+        return text.replace("\r", "\n")
+    return text
 
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
@@ -574,6 +620,8 @@ class _Walker:
         self.files: list[SourceFile] = []
         self.skipped: dict[SkipReason, int] = {}
         self.data: dict[str, str | None] = {}
+        self.linked_folders: list[str] = []
+        self._real_folders: dict[str, bool] = {"": True}
 
     def scan(self, listing: _Listing) -> None:
         """Decide every path of the listing."""
@@ -604,7 +652,7 @@ class _Walker:
             self._skip("data")
         self.data.clear()
         submodules = [p for p, (mode, _) in listing.tracked.items() if mode == SUBMODULE_MODE]
-        notes = _notes(submodules, listing.nested, listing.undecodable)
+        notes = _notes(submodules, listing.nested, listing.undecodable, self.linked_folders)
         self.files.sort(key=lambda f: f.path)
         return WalkResult(
             files=tuple(self.files),
@@ -634,6 +682,8 @@ class _Walker:
         *,
         data_ok: bool = False,
     ) -> SourceFile | SkipReason | None:
+        if not self._real_folder(path.rpartition("/")[0]):
+            return "symlink"  # a tracked folder replaced by a symlink: never followed
         full = os.path.join(self.root, path)
         try:
             info = os.lstat(full)
@@ -655,7 +705,7 @@ class _Walker:
         if not (data_ok or self.include_data) and is_data_file(path, info.st_size):
             return "data"
         try:
-            content_id = clean_blob or self._content_id(path, full, info)
+            content_id = clean_blob or self._content_id(path, info)
         except FileNotFoundError:
             return None  # deleted while walking
         except OSError:
@@ -663,7 +713,29 @@ class _Walker:
         mtime = info.st_mtime_ns if info.st_mtime_ns < self.fresh_after_ns else 0
         return SourceFile(path=path, content_id=content_id, size=info.st_size, mtime_ns=mtime)
 
-    def _content_id(self, path: str, full: str, info: os.stat_result) -> str:
+    def _real_folder(self, folder: str) -> bool:
+        """Whether no component of ``folder`` is a symlink (one ``lstat`` per folder per walk).
+
+        ``lstat`` of a file follows symlinks in the folders above it, so a tracked folder
+        replaced by a link to ``/`` would otherwise be read through. Iterative, not recursive:
+        a hostile repository may nest thousands of folders.
+        """
+        known = self._real_folders.get(folder)
+        if known is not None:
+            return known
+        prefix, real = "", True
+        for part in folder.split("/"):
+            prefix = f"{prefix}/{part}" if prefix else part
+            cached = self._real_folders.get(prefix)
+            if cached is None:  # below a symlink: not real either, and not looked at
+                cached = real and not _is_symlink(os.path.join(self.root, prefix))
+                if real and not cached:
+                    self.linked_folders.append(prefix)
+                self._real_folders[prefix] = cached
+            real = cached
+        return real
+
+    def _content_id(self, path: str, info: os.stat_result) -> str:
         """Blob id of a dirty or untracked file: reused from ``known`` or hashed.
 
         Raises:
@@ -677,22 +749,85 @@ class _Walker:
             and previous.mtime_ns == info.st_mtime_ns
         ):
             return previous.content_id
-        return blob_id(_read_for_hash(full), self.object_hash)
+        return blob_id(_read_for_hash(self.root, path), self.object_hash)
 
 
-def _read_for_hash(full: str) -> bytes:
-    """A dirty or untracked file's bytes."""
-    with _open_regular_file(full) as handle:
+def _read_for_hash(root: str, rel: str) -> bytes:
+    """A dirty or untracked file's bytes (never through a symlinked folder)."""
+    with open_in_tree(root, rel) as handle:
         return handle.read()
 
 
-def _open_regular_file(full: str) -> BinaryIO:
-    """Open a regular file for reading, never through a symlink and never blocking on a FIFO.
+def _is_symlink(full: str) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(full).st_mode)
+    except OSError:
+        return False  # gone, or not a folder: the file's own lstat will say so
+
+
+class SymlinkInPathError(OSError):
+    """A folder on the way to a file is a symlink, which codefind never follows."""
+
+
+def open_in_tree(root: str | os.PathLike[str], rel: str) -> BinaryIO:
+    """Open the regular file ``root/rel`` for reading without following any symlink on the way.
+
+    Each folder is opened relative to the previous one with ``O_NOFOLLOW``, so a folder
+    swapped for a link to outside the repository, even between a check and the read, is
+    refused instead of followed; the file itself is opened with ``O_NOFOLLOW`` and
+    ``O_NONBLOCK`` (a FIFO does not block). Costs one ``open`` per folder level.
+
+    Args:
+        root: The work tree (trusted: it is where the user asked to work).
+        rel: A ``/``-separated path inside it, with no ``..`` components.
 
     Raises:
-        OSError: It does not exist, cannot be opened, or is not a regular file (any more).
+        SymlinkInPathError: A folder on the path is a symlink.
+        OSError: The file does not exist, cannot be opened, or is not a regular file; the
+            file itself is a symlink (``ELOOP``); or ``rel`` is absolute or has ``..``.
     """
-    fd = os.open(full, _OPEN_FLAGS)
+    if not _is_plain_relative(rel):
+        raise OSError(errno.EINVAL, f"{rel!r} is not a path inside the repository")
+    *folders, name = rel.split("/")
+    if not _DIR_FDS:
+        return _open_checked(os.path.join(root, *folders), name, folders, str(root))
+    fd = os.open(root, _DIR_FLAGS)
+    try:
+        for part in folders:
+            try:
+                child = os.open(part, _DIR_FLAGS | _NOFOLLOW, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in _LINK_ERRNOS or _is_symlink_at(part, fd):
+                    raise SymlinkInPathError(
+                        errno.ELOOP, "a folder on its path is a symlink"
+                    ) from None
+                raise
+            os.close(fd)
+            fd = child
+        return _regular(os.open(name, _OPEN_FLAGS, dir_fd=fd))
+    finally:
+        os.close(fd)
+
+
+def _open_checked(folder: str, name: str, parts: list[str], root: str) -> BinaryIO:
+    """Where ``dir_fd`` is not supported (Windows): check each folder, then open."""
+    prefix = root
+    for part in parts:
+        prefix = os.path.join(prefix, part)
+        if _is_symlink(prefix):
+            raise SymlinkInPathError(errno.ELOOP, "a folder on the path is a symlink")
+    return _regular(os.open(os.path.join(folder, name), _OPEN_FLAGS))
+
+
+def _is_symlink_at(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def _regular(fd: int) -> BinaryIO:
+    """``fd`` as a binary file if it is a regular file (it is closed otherwise)."""
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "no longer a regular file")
@@ -702,11 +837,19 @@ def _open_regular_file(full: str) -> BinaryIO:
         raise
 
 
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_OPEN_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0)
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+_DIR_FDS = os.open in os.supports_dir_fd and hasattr(os, "O_DIRECTORY") and _NOFOLLOW != 0
+_LINK_ERRNOS = frozenset({errno.ELOOP, errno.EMLINK})  # EMLINK: FreeBSD's O_NOFOLLOW
 
 
-def _notes(submodules: list[str], nested: list[str], undecodable: list[str]) -> tuple[str, ...]:
+def _notes(
+    submodules: list[str], nested: list[str], undecodable: list[str], linked: list[str]
+) -> tuple[str, ...]:
     notes = []
+    if linked:
+        notes.append(f"folders that are symlinks are not followed: {_some(linked)}")
     if submodules:
         notes.append(f"submodules are not entered: {_some(submodules)}")
     if nested:
@@ -841,6 +984,13 @@ def _batches(paths: Sequence[str], max_bytes: int) -> Iterator[list[str]]:
 def _glob_escape(path: str) -> str:
     """``path`` as a gitignore pattern that matches exactly that path."""
     return "".join("\\" + ch if ch in "*?[]\\!# " else ch for ch in path)
+
+
+def _keyed_name(name: str, path: Path) -> str:
+    """A folder name for ``path``: readable (``name``) and unique (a hash of the path)."""
+    digest = hashlib.sha256(os.fsencode(str(path))).hexdigest()[:12]
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:40] or "repo"
+    return f"{readable}-{digest}"
 
 
 def _is_plain_relative(rel: str) -> bool:

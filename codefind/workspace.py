@@ -8,6 +8,7 @@ themselves, so the CLI and the app cannot drift apart.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,13 +17,18 @@ from pathlib import Path
 from codefind.config import Settings
 from codefind.consent import (
     PricedEmbedder,
+    UploadEstimate,
+    estimate_server_upload,
     estimate_upload,
     has_consent,
+    is_this_machine,
     record_consent,
     require_consent,
+    server_consent_key,
 )
 from codefind.embeddings import create_embedder, create_reranker
 from codefind.embeddings.base import Embedder, Reranker
+from codefind.errors import ConfigError
 from codefind.indexer import Indexer, ProgressCallback, UploadPlan
 from codefind.models import FileSource
 from codefind.repo import Repository
@@ -60,8 +66,12 @@ class Workspace:
 
         Raises:
             NotARepositoryError: ``path`` is not inside a git work tree.
+            ConfigError: ``CODEFIND_INDEX_DIR`` is inside the work tree, not a folder, or
+                cannot be created or written.
         """
         repo = Repository.discover(path, max_file_bytes=settings.max_file_bytes)
+        if settings.index_dir is not None:
+            _check_index_dir(settings.index_dir, repo)
         location = IndexLocation(
             repo.index_dir(settings.index_dir), repo.cache_dir(settings.index_dir)
         )
@@ -115,23 +125,43 @@ class Workspace:
         )
 
     def upload_guard(self, ask: Callable[[str], bool] | None) -> Callable[[UploadPlan], None]:
-        """The ``before_upload`` hook: ask once per repository and remote model.
+        """The ``before_upload`` hook: ask once per repository and remote model (and host).
+
+        Voyage AI is always asked about; an SGLang server only when it is not on this machine
+        (see ``codefind.consent``).
 
         Args:
-            ask: Shows the estimate and returns the answer; ``None`` when nobody can be asked
+            ask: Shows the question and returns the answer; ``None`` when nobody can be asked
                 (no TTY), in which case only ``--yes`` lets code leave the machine.
         """
 
         def guard(plan: UploadPlan) -> None:
-            embedder = self.embedder
+            key = self._consent_key()
             folder = self.location.index_dir
-            if has_consent(folder, embedder.model_id) or not isinstance(embedder, PricedEmbedder):
+            if key is None or has_consent(folder, key):
                 return
-            estimate = estimate_upload(embedder, files=plan.files, texts=plan.texts)
+            estimate = self._estimate(plan)
             require_consent(estimate, yes=self.settings.yes, ask=ask)
-            record_consent(folder, embedder.model_id, estimate)
+            record_consent(folder, key, estimate)
 
         return guard
+
+    def _consent_key(self) -> str | None:
+        """What a yes is recorded under, or ``None`` when the code stays on this machine."""
+        embedder = self.embedder
+        if isinstance(embedder, PricedEmbedder):
+            return embedder.model_id
+        if self.settings.backend == "sglang" and not is_this_machine(self.settings.sglang.url):
+            return server_consent_key(embedder.model_id, self.settings.sglang.url)
+        return None
+
+    def _estimate(self, plan: UploadPlan) -> UploadEstimate:
+        embedder = self.embedder
+        if isinstance(embedder, PricedEmbedder):
+            return estimate_upload(embedder, files=plan.files, texts=plan.texts)
+        return estimate_server_upload(
+            self.settings.sglang.url, embedder.model, files=plan.files, texts=plan.texts
+        )
 
     def search_service(self, *, rerank: bool = False, strict: bool = False) -> SearchService:
         """A search service over this workspace's index (see ``SearchService`` for ``strict``)."""
@@ -166,3 +196,31 @@ class Workspace:
             if self._embedder is not None:
                 self._embedder.close()
                 self._embedder = None
+
+
+def _check_index_dir(folder: Path, repo: Repository) -> None:
+    """Refuse an index folder that cannot work, before anything is written to it.
+
+    Inside the work tree (outside the git directory) codefind would index its own index;
+    a file, or a folder that cannot be created or written, would fail later with an error
+    that does not say which setting is wrong.
+
+    Raises:
+        ConfigError: Says what is wrong with ``CODEFIND_INDEX_DIR`` and how to fix it.
+    """
+    name = f"CODEFIND_INDEX_DIR ({folder})"
+    resolved = folder.resolve()
+    in_git = resolved.is_relative_to(repo.common_dir) or resolved.is_relative_to(repo.git_dir)
+    if resolved.is_relative_to(repo.root) and not in_git:
+        raise ConfigError(
+            f"{name} is inside the repository {repo.root}, so codefind would index its own "
+            "index. Choose a folder outside the repository."
+        )
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{name} is a file, not a folder.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{name} cannot be created: {exc.strerror or exc}.") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{name} is not writable.")

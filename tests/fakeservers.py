@@ -43,6 +43,7 @@ from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import numpy as np
 import numpy.typing as npt
@@ -318,7 +319,9 @@ class FakeServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                answer = server._dispatch(method, self.path.split("?")[0], headers, raw)
+                # A request through a proxy names the whole URL ("absolute form").
+                path = urlsplit(self.path).path if "://" in self.path else self.path
+                answer = server._dispatch(method, path.split("?")[0], headers, raw)
                 if server._closing.is_set():
                     return
                 self._send(answer)

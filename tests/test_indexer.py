@@ -174,8 +174,8 @@ def test_walk_from_a_subfolder_and_index_in_git_dir(repo: Path) -> None:
 def test_codefind_index_dir_overrides_both_locations(repo: Path, tmp_path: Path) -> None:
     target = tmp_path / "elsewhere"
     workspace = Workspace.for_repository(repo, Settings(index_dir=target))
-    assert workspace.location.index_dir == target
-    assert workspace.location.cache_dir == target / "cache"
+    assert workspace.location.index_dir.parent == target  # a folder per repository in it
+    assert workspace.location.cache_dir == workspace.location.index_dir / "cache"
 
 
 def test_query_translation_can_be_turned_off_to_measure_it(git_repo) -> None:  # type: ignore[no-untyped-def]

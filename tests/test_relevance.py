@@ -286,10 +286,14 @@ def test_data_files_are_skipped_unless_a_codefindignore_negation_asks(
     """Failure 3: benchmark CSV files were indexed as if they were code."""
     report = json.loads(codefind("index", "--json", cwd=repo, check=True).stdout)
     assert report["skipped"].get("data") == 2
-    negated = make_repo(tmp_path / "negated", {**FILES, ".codefindignore": "!benchsuite/**/keep.csv\n"})
+    negated = make_repo(
+        tmp_path / "negated", {**FILES, ".codefindignore": "!benchsuite/**/keep.csv\n"}
+    )
     report = json.loads(codefind("index", "--json", cwd=negated, check=True).stdout)
     assert report["skipped"].get("data") == 1
-    found = codefind("search", "linebuffer value", "--json", "--scope", "all", "-n", "20", cwd=negated)
+    found = codefind(
+        "search", "linebuffer value", "--json", "--scope", "all", "-n", "20", cwd=negated
+    )
     paths = {json.loads(line)["path"] for line in found.stdout.splitlines()}
     assert "benchsuite/runs/2024-01-01/keep.csv" in paths
     assert "benchsuite/runs/2024-01-01/raw.csv" not in paths

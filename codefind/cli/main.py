@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codefind import __version__
-from codefind.errors import CodefindError, ConfigError, IndexLockedError, Interrupted
+from codefind.errors import CodefindError, ConfigError, IndexLockedError, Interrupted, redact
 
 if TYPE_CHECKING:  # only for annotations; importing these at start-up would cost time
     from codefind.config import Settings
@@ -38,10 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CodefindError as exc:
         if debug:
             _print_traceback()
-        print(f"codefind: {exc.message}", file=sys.stderr)
+        say(exc.message)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("codefind: interrupted; work done so far is kept.", file=sys.stderr)
+        say("interrupted; work done so far is kept.")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # `codefind search ... | head`: the reader left; not an error worth a traceback.
@@ -51,17 +51,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: say so in one line; --debug shows where
         if debug:
             _print_traceback()
-        print(
-            f"codefind: unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)",
-            file=sys.stderr,
-        )
+        say(f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)")
         return EXIT_ERROR
+
+
+def say(message: str) -> None:
+    """Print a diagnostic on stderr, scrubbed: no secrets, no raw control characters.
+
+    Every message the CLI prints goes through here (or ``_clean``): errors quote server
+    answers (which may echo a key), URLs (which may carry a password) and file names (which
+    may hold escape sequences).
+    """
+    print(f"codefind: {_clean(message)}", file=sys.stderr)
+
+
+def _clean(text: str) -> str:
+    from codefind.cli.render import visible
+
+    return visible(redact(text), keep="\n\t")
 
 
 def _print_traceback() -> None:
     import traceback  # only on --debug: every start-up millisecond counts for the app
 
-    traceback.print_exc()
+    sys.stderr.write(_clean(traceback.format_exc()))
 
 
 def _dispatch(argv: list[str]) -> int:
@@ -254,7 +267,7 @@ def _run_index(workspace: Workspace, *, wait: bool) -> IndexReport:
     def waiting(pid: int | None) -> None:
         progress.clear()
         who = f"process {pid}" if pid else "another process"
-        print(f"codefind: waiting for {who}, which is updating this index…", file=sys.stderr)
+        say(f"waiting for {who}, which is updating this index…")
 
     def interrupt(signum: int, frame: object) -> None:
         # The first Ctrl-C lets the current batch finish and be saved; a second one aborts.
@@ -262,10 +275,7 @@ def _run_index(workspace: Workspace, *, wait: bool) -> IndexReport:
             raise KeyboardInterrupt
         cancel.set()
         progress.clear()
-        print(
-            "codefind: stopping after the current batch (Ctrl-C again to stop now)…",
-            file=sys.stderr,
-        )
+        say("stopping after the current batch (Ctrl-C again to stop now)…")
 
     indexer = workspace.indexer(
         on_progress=progress,
@@ -297,6 +307,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from codefind.cli.render import write_hits
     from codefind.search import MAX_LIMIT, SearchFilters
 
+    _check_search_args(args)
     settings = _settings(args, mode=args.mode, limit=args.limit, rerank=args.rerank)
     target = Path(args.path) if args.path else Path.cwd()
     workspace = _workspace(target if target.is_dir() else target.parent, settings)
@@ -304,7 +315,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         try:
             _run_index(workspace, wait=False)
         except IndexLockedError as exc:
-            print(f"codefind: {exc.message} Searching the index as it is.", file=sys.stderr)
+            say(f"{exc.message} Searching the index as it is.")
     filters = SearchFilters(
         paths=(_relative(workspace.root, target),) if args.path else (),
         globs=tuple(args.glob),
@@ -322,7 +333,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     if settings.limit > MAX_LIMIT:
         print(f"codefind: -n is capped at {MAX_LIMIT} hits.", file=sys.stderr)
     for warning in result.warnings:
-        print(f"codefind: {warning}", file=sys.stderr)
+        say(warning)
     if settings.debug:
         _print_debug(result)
     fmt = args.format or ("text" if sys.stdout.isatty() else "grep")
@@ -333,14 +344,32 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return EXIT_OK if result.hits else EXIT_NO_HITS
 
 
+def _check_search_args(args: argparse.Namespace) -> None:
+    """Refuse unusable search arguments before any indexing work.
+
+    Raises:
+        ConfigError: A query, glob or language that is not UTF-8 (bytes the terminal could not
+            decode arrive as surrogates), or a glob that is not valid.
+    """
+    from codefind.pathfilter import PathFilter
+
+    for what, values in (("query", [args.query]), ("--glob", args.glob), ("--lang", args.lang)):
+        for value in values:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ConfigError(
+                    f"The {what} {value!r} is not valid UTF-8 text; check the terminal's "
+                    "encoding (locale)."
+                ) from None
+    PathFilter((), tuple(args.glob))
+
+
 def _print_debug(result: Any) -> None:
     if result.translation.changed:
-        print(
-            f"codefind: query translated: {result.query} -> {result.translation.text}",
-            file=sys.stderr,
-        )
+        say(f"query translated: {result.query} -> {result.translation.text}")
     timings = ", ".join(f"{k} {v:.1f} ms" for k, v in result.timings_ms.items())
-    print(f"codefind: {result.mode} search, semantic={result.semantic}; {timings}", file=sys.stderr)
+    say(f"{result.mode} search, semantic={result.semantic}; {timings}")
 
 
 def _relative(root: Path, target: Path) -> str:
@@ -363,7 +392,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.action == "status":
         status = server_status(settings.sglang.url, api_key=settings.sglang.api_key)
-        print(status.message)
+        print(_clean(status.message))
         return EXIT_OK if status.healthy else EXIT_ERROR
 
     def waiting(seconds: float) -> None:
@@ -372,7 +401,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
             sys.stderr.flush()
 
     handle = start_server(settings.sglang.model, port=args.port, host=args.host, on_wait=waiting)
-    print(handle.url)
+    print(_clean(handle.url))
     return EXIT_OK
 
 
@@ -382,7 +411,7 @@ def _cmd_config(args: argparse.Namespace) -> int:
     from codefind.config import config_path, settings_as_dict, write_config_value
 
     if args.action == "path":
-        print(config_path())
+        print(_clean(str(config_path())))
         return EXIT_OK
     if args.action == "set":
         if not args.key or args.value is None:
@@ -390,9 +419,9 @@ def _cmd_config(args: argparse.Namespace) -> int:
                 "Usage: codefind config set KEY VALUE (e.g. `codefind config set backend sglang`)."
             )
         path = write_config_value(args.key, args.value)
-        print(f"Set {args.key} in {path}.", file=sys.stderr)
+        print(_clean(f"Set {args.key} in {path}."), file=sys.stderr)
         return EXIT_OK
-    print(json.dumps(settings_as_dict(_settings(args)), indent=2))
+    print(redact(json.dumps(settings_as_dict(_settings(args)), indent=2)))  # URL passwords too
     return EXIT_OK
 
 

@@ -3,18 +3,30 @@
 Only the CLI uses this module. Formats follow DESIGN.md's command-line contract exactly:
 ``text`` for people (grouped by file, coloured on a TTY), ``grep`` (``path:line:symbol``),
 ``vimgrep`` (``path:line:1:symbol``) and ``json`` (JSON Lines, one hit per line).
+
+File names and code come from the repository, so they may hold anything: a newline in a name
+would split a ``grep`` line into two fake hits, an escape sequence would retitle or clear the
+terminal. Like ripgrep, nothing from the repository reaches the terminal raw: ``visible``
+escapes control characters (``\\n``, ``\\x1b``) in paths, symbols, code and notes. JSON is
+escaped by ``json.dumps`` already.
+
+Imports stay light (no indexer, no numpy): ``main`` uses ``visible`` for every error message.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from codefind.indexer import IndexProgress
+from codefind.errors import redact
 from codefind.models import Hit, IndexReport
+
+if TYPE_CHECKING:  # importing the indexer would load numpy for every error message
+    from codefind.indexer import IndexProgress
 
 JSON_TEXT_LIMIT = 4000
 _PHASE_NAMES = {
@@ -24,6 +36,31 @@ _PHASE_NAMES = {
     "save": "Saving",
     "done": "Done",
 }
+
+
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+"""Characters never printed raw: C0 and C1 controls (newline and escape included), DEL,
+Unicode line separators and the bidirectional overrides that reorder what a reader sees."""
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def visible(text: str, keep: str = "") -> str:
+    """``text`` with every control character escaped visibly, except those in ``keep``.
+
+    ``keep="\\t"`` leaves tabs in code; ``keep="\\n\\t"`` leaves a message's own line
+    breaks.
+    """
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        if char in keep:
+            return char
+        if char in _NAMED:
+            return _NAMED[char]
+        code = ord(char)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _UNSAFE.sub(escape, text)
 
 
 def hit_json(hit: Hit, rank: int) -> dict[str, object]:
@@ -43,15 +80,27 @@ def hit_json(hit: Hit, rank: int) -> dict[str, object]:
     }
 
 
+def json_line(value: object) -> str:
+    """``value`` as one line of JSON that is safe on a terminal and parses back exactly.
+
+    ``json.dumps`` escapes C0 controls but leaves DEL, C1 controls, U+2028/2029 and the
+    bidirectional overrides raw (with ``ensure_ascii=False``); they can only occur inside
+    strings, where a ``\\uXXXX`` escape means the same character.
+    """
+    text = json.dumps(value, ensure_ascii=False)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def write_hits(hits: Sequence[Hit], fmt: str, out: TextIO, *, color: bool) -> None:
     """Print ``hits`` in format ``fmt`` (text, grep, vimgrep or json)."""
     if fmt == "json":
         for rank, hit in enumerate(hits, 1):
-            out.write(json.dumps(hit_json(hit, rank), ensure_ascii=False) + "\n")
+            out.write(json_line(hit_json(hit, rank)) + "\n")
     elif fmt in ("grep", "vimgrep"):
         column = ":1" if fmt == "vimgrep" else ""
         for hit in hits:
-            out.write(f"{hit.path}:{hit.line}{column}:{_one_line(hit.symbol or hit.kind)}\n")
+            label = _one_line(hit.symbol or hit.kind)
+            out.write(f"{visible(hit.path)}:{hit.line}{column}:{label}\n")
     else:
         _write_text(hits, out, color=color)
 
@@ -59,17 +108,19 @@ def write_hits(hits: Sequence[Hit], fmt: str, out: TextIO, *, color: bool) -> No
 def write_report(report: IndexReport, out: TextIO) -> None:
     """The human summary of an indexing run."""
     skipped = sum(report.skipped.values())
-    reasons = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in report.skipped.items() if n)
+    reasons = ", ".join(
+        f"{n} {visible(r).replace('_', ' ')}" for r, n in report.skipped.items() if n
+    )
     out.write(
-        f"Indexed {report.files} files ({report.chunks} chunks) with {report.backend} "
-        f"{report.model} at {report.dim} dimensions in {report.seconds:.1f} s.\n"
+        f"Indexed {report.files} files ({report.chunks} chunks) with {visible(report.backend)} "
+        f"{visible(report.model)} at {report.dim} dimensions in {report.seconds:.1f} s.\n"
         f"  embedded {report.embedded}, reused {report.reused} from the cache, "
         f"removed {report.removed}; looked at {report.files_seen} files"
         + (f", skipped {skipped} ({reasons})" if skipped else "")
         + ".\n"
     )
     for note in report.notes:
-        out.write(f"  note: {note}\n")
+        out.write(f"  note: {visible(note)}\n")
 
 
 class ProgressLine:
@@ -126,9 +177,9 @@ def _write_text(hits: Sequence[Hit], out: TextIO, *, color: bool) -> None:
         if hit.path != last_path:
             if last_path is not None:
                 out.write("\n")
-            out.write(f"{bold}{cyan}{hit.path}{reset}\n")
+            out.write(f"{bold}{cyan}{visible(hit.path)}{reset}\n")
             last_path = hit.path
-        label = hit.symbol or hit.kind
+        label = visible(hit.symbol or hit.kind)
         where = "" if hit.category == "code" else f"{hit.category}, "
         out.write(
             f"  {bold}{hit.line}{reset}{dim} ({hit.start_line}-{hit.end_line}){reset} {label} "
@@ -139,17 +190,19 @@ def _write_text(hits: Sequence[Hit], out: TextIO, *, color: bool) -> None:
 
 
 def _preview_lines(text: str, count: int = 3, width: int = 100) -> list[str]:
-    lines = [line.rstrip() for line in text.splitlines() if line.strip()][:count]
-    return [line[:width] for line in lines]
+    # "\n" only: str.splitlines would also split on form feeds and U+2028, which are code.
+    lines = [line.rstrip() for line in text.split("\n") if line.strip()][:count]
+    return [visible(line[:width], keep="\t") for line in lines]
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return visible(" ".join(text.split()))
 
 
 def ask_yes_no(question: str) -> bool:
     """Ask on the terminal (the question on stderr), default no."""
-    sys.stderr.write(f"{question}\nContinue? [y/N] ")  # not stdout: that carries results only
+    # stderr, not stdout: stdout carries results only.
+    sys.stderr.write(f"{visible(redact(question), keep=chr(10))}\nContinue? [y/N] ")
     sys.stderr.flush()
     answer = sys.stdin.readline()
     return answer.strip().lower() in ("y", "yes")

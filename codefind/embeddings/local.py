@@ -417,6 +417,9 @@ class LocalEmbedder(Embedder):
 
     def _load_runtime(self) -> _Runtime:
         verify_files(self.model_dir, self.manifest)
+        # onnxruntime >= 1.32 writes a device id and a telemetry queue under
+        # ~/.cache/Microsoft on import; this variable (read at import) stops that.
+        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
         try:
             import onnxruntime as ort
             from tokenizers import Tokenizer
@@ -424,6 +427,7 @@ class LocalEmbedder(Embedder):
             raise BackendError(
                 f"The local backend needs {exc.name}: pip install onnxruntime tokenizers"
             ) from exc
+        getattr(ort, "disable_telemetry_events", lambda: None)()  # events too (Windows ETW)
         tokenizer = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
         tokenizer.no_truncation()  # truncation is done here, so it can be counted
         tokenizer.no_padding()

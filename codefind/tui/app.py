@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 
-from codefind.errors import CodefindError, Interrupted
+from codefind.errors import CodefindError, Interrupted, redact
 from codefind.tui.messages import (
     BackendFailed,
     IndexCounted,
@@ -97,6 +98,20 @@ class CodefindApp(App[int]):
         self._last_phase = ""
         self._embed_start: tuple[float, int] | None = None
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Show a notification, with secrets removed (a server may echo a key in an error)."""
+        super().notify(
+            redact(message), title=redact(title), severity=severity, timeout=timeout, markup=markup
+        )
+
     def get_default_screen(self) -> SearchScreen:
         """The search screen is the base screen (no blank default screen to build first)."""
         return self.search_screen
@@ -122,7 +137,7 @@ class CodefindApp(App[int]):
 
     @on(SessionFailed)
     def _session_failed(self, message: SessionFailed) -> None:
-        self.exit(return_code=message.exit_code, message=f"codefind: {message.message}")
+        self.exit(return_code=message.exit_code, message=f"codefind: {redact(message.message)}")
 
     @on(SessionOpened)
     def _session_opened(self, message: SessionOpened) -> None:
@@ -179,7 +194,7 @@ class CodefindApp(App[int]):
     @on(BackendFailed)
     def _backend_failed(self, message: BackendFailed) -> None:
         if message.session is self.session:
-            self.search_screen.backend_failed(message.message)
+            self.search_screen.backend_failed(redact(message.message))  # also shown in the status
 
     @work(thread=True, exit_on_error=False, group="counts")
     def _count(self, session: Session) -> None:

@@ -6,6 +6,13 @@ for VS Code and its forks, ``FILE:LINE`` for Sublime Text, Helix and Zed). ``$VI
 ``$EDITOR`` may carry arguments (``code --wait``): they are split by shell rules and run
 without a shell, so a file name can never be interpreted as shell syntax.
 
+Nor as an option: file names come from the repository, and a tracked file named
+``+!touch PWNED`` is a shell command to vim, one named ``--eval=(...)`` Lisp to Emacs. So a
+relative path always goes as ``./PATH`` (nothing starting with ``./`` is an option or a
+``+command`` to any editor; the editor runs in the repository root), and editors whose
+argument parser is known to honour ``--`` (vim and neovim: ``+cmd`` after ``--`` is a file)
+get ``--`` before it as well.
+
 Nothing here imports Textual: the app suspends itself and calls ``run_editor``.
 """
 
@@ -25,6 +32,9 @@ PLUS_LINE = frozenset(
      "micro", "kak", "joe", "jed", "ne", "mg", "ed", "ex", "neovide"}
 )  # fmt: skip
 """Editors that take ``+LINE FILE`` (also the fallback for editors not listed anywhere)."""
+END_OF_OPTIONS = frozenset({"vi", "vim", "nvim", "gvim", "mvim", "view", "ex", "rvim", "vimx"})
+"""Editors that take ``+LINE -- FILE``: vim's and neovim's parsers treat every argument after
+``--`` as a file, ``+cmd`` included (nano, emacs and micro still read ``+N`` there)."""
 GOTO = frozenset({"code", "code-insiders", "codium", "vscodium", "cursor", "windsurf"})
 """Editors that take ``--goto FILE:LINE`` (VS Code and its forks)."""
 COLON = frozenset({"subl", "sublime_text", "hx", "helix", "zed", "zeditor"})
@@ -69,11 +79,24 @@ def editor_command(editor: str, path: str, line: int) -> list[str]:
         raise EditorError("The editor setting ($VISUAL / $EDITOR) is empty.")
     line = max(1, line)
     name = _program_name(words[0])
+    path = safe_path_argument(path)
     if name in GOTO:
         return [*words, "--goto", f"{path}:{line}"]
     if name in COLON:
         return [*words, f"{path}:{line}"]
+    if name in END_OF_OPTIONS:
+        return [*words, f"+{line}", "--", path]
     return [*words, f"+{line}", path]
+
+
+def safe_path_argument(path: str) -> str:
+    """``path`` in a form no program reads as an option: ``./`` before a relative path.
+
+    Absolute paths start with ``/`` (or a drive on Windows) and are safe as they are.
+    """
+    if os.path.isabs(path) or path.startswith("./"):
+        return path
+    return "./" + path
 
 
 def run_editor(argv: list[str], cwd: str | None = None) -> int:

@@ -2,22 +2,27 @@
 
 The preview shows the file as it is now, not the indexed text, so it is read at display
 time. Files are split into lines once and kept in a small LRU keyed by path and checked
-against ``(mtime, size)``, so moving the selection between hits of one file costs a ``stat``
-and a slice, and a 100k-line file previews as fast as a short one after its first read.
+against ``(mtime, size)``, so moving the selection between hits of one file costs an open, a
+``stat`` and a slice, and a 100k-line file previews as fast as a short one after its first
+read. Files are opened as the indexer opens them (``open_in_tree``: no symlink followed, not
+even a folder's) and split into lines by the indexer's rule (``text_lines``), so the lines
+marked are the lines that were indexed.
 
 Nothing here imports Textual.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from codefind.models import FileSkipped
-from codefind.repo import decode_text
+from codefind.repo import SymlinkInPathError, decode_text, open_in_tree, text_lines
 
 WINDOW_LINES = 60
 """Lines of file shown around a hit."""
@@ -73,41 +78,49 @@ class FileLines:
         return self._read(path).lines
 
     def _read(self, path: str) -> _Entry:
-        full = self.root / path
-        try:
-            st = full.stat()
-        except FileNotFoundError:
-            raise PreviewUnavailable(
-                f"{path} no longer exists: it was deleted or moved since it was indexed."
-            ) from None
-        except OSError as exc:
-            raise PreviewUnavailable(f"Cannot read {path}: {exc.strerror}.") from None
-        if not os.path.isfile(full):
-            raise PreviewUnavailable(f"{path} is no longer a regular file.")
-        if st.st_size > MAX_PREVIEW_BYTES:
-            raise PreviewUnavailable(f"{path} is too large to preview ({st.st_size:,} bytes).")
-        stamp = (st.st_mtime_ns, st.st_size)
-        with self._lock:
-            entry = self._entries.get(path)
-            if entry is not None and entry.stamp == stamp:
-                self._entries.move_to_end(path)
-                return entry
-        try:
-            data = full.read_bytes()
-        except OSError as exc:
-            raise PreviewUnavailable(f"Cannot read {path}: {exc.strerror}.") from None
+        with self._open(path) as handle:
+            st = os.fstat(handle.fileno())
+            if st.st_size > MAX_PREVIEW_BYTES:
+                raise PreviewUnavailable(f"{path} is too large to preview ({st.st_size:,} bytes).")
+            stamp = (st.st_mtime_ns, st.st_size)
+            with self._lock:
+                entry = self._entries.get(path)
+                if entry is not None and entry.stamp == stamp:
+                    self._entries.move_to_end(path)
+                    return entry
+            try:
+                data = handle.read()
+            except OSError as exc:
+                raise PreviewUnavailable(f"Cannot read {path}: {exc.strerror}.") from None
         try:
             text = decode_text(data)  # the same decoding as indexing, so line numbers agree
         except FileSkipped:
             raise PreviewUnavailable(f"{path} is now a binary file.") from None
-        lines = text.splitlines()
-        entry = _Entry(stamp, lines)
+        entry = _Entry(stamp, text_lines(text))
         with self._lock:
             self._entries[path] = entry
             self._entries.move_to_end(path)
             while len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)
         return entry
+
+    def _open(self, path: str) -> BinaryIO:
+        """``path`` opened without following symlinks, or why it cannot be shown."""
+        try:
+            return open_in_tree(self.root, path)
+        except SymlinkInPathError:
+            raise PreviewUnavailable(
+                f"{path} is behind a folder that is now a symlink; codefind does not follow "
+                "symlinks."
+            ) from None
+        except FileNotFoundError:
+            raise PreviewUnavailable(
+                f"{path} no longer exists: it was deleted or moved since it was indexed."
+            ) from None
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.EINVAL, errno.ENOTDIR):
+                raise PreviewUnavailable(f"{path} is no longer a regular file.") from None
+            raise PreviewUnavailable(f"Cannot read {path}: {exc.strerror}.") from None
 
     def window(self, path: str, start: int, end: int, size: int = WINDOW_LINES) -> Window:
         """About ``size`` lines around lines ``start``..``end`` (1-based, inclusive).

@@ -153,7 +153,7 @@ async def test_enter_opens_the_editor_at_the_line_and_comes_back(
         await pilot.press("enter")
         await pilot_wait(pilot, record.exists, what="the editor to run")
         seen = json.loads(record.read_text())
-        assert seen["argv"] == [f"+{hit.start_line}", hit.path]
+        assert seen["argv"] == [f"+{hit.start_line}", f"./{hit.path}"]
         assert Path(seen["cwd"]).resolve() == indexed_repo.resolve()
         screen = app.search_screen
         assert app.screen is screen

@@ -13,20 +13,20 @@ from codefind.tui.editor import EditorError, editor_command, editor_value, run_e
 @pytest.mark.parametrize(
     ("editor", "expected"),
     [
-        ("vi", ["vi", "+12", "src/app.py"]),
-        ("vim", ["vim", "+12", "src/app.py"]),
-        ("/usr/bin/nvim", ["/usr/bin/nvim", "+12", "src/app.py"]),
-        ("nano", ["nano", "+12", "src/app.py"]),
-        ("emacs -nw", ["emacs", "-nw", "+12", "src/app.py"]),
-        ("micro", ["micro", "+12", "src/app.py"]),
-        ("kak", ["kak", "+12", "src/app.py"]),
-        ("code --wait", ["code", "--wait", "--goto", "src/app.py:12"]),
-        ("codium", ["codium", "--goto", "src/app.py:12"]),
-        ("cursor -w", ["cursor", "-w", "--goto", "src/app.py:12"]),
-        ("subl -w", ["subl", "-w", "src/app.py:12"]),
-        ("hx", ["hx", "src/app.py:12"]),
-        ("zed --wait", ["zed", "--wait", "src/app.py:12"]),
-        ("'/opt/My Editor/ed2'", ["/opt/My Editor/ed2", "+12", "src/app.py"]),
+        ("vi", ["vi", "+12", "--", "./src/app.py"]),
+        ("vim", ["vim", "+12", "--", "./src/app.py"]),
+        ("/usr/bin/nvim", ["/usr/bin/nvim", "+12", "--", "./src/app.py"]),
+        ("nano", ["nano", "+12", "./src/app.py"]),
+        ("emacs -nw", ["emacs", "-nw", "+12", "./src/app.py"]),
+        ("micro", ["micro", "+12", "./src/app.py"]),
+        ("kak", ["kak", "+12", "./src/app.py"]),
+        ("code --wait", ["code", "--wait", "--goto", "./src/app.py:12"]),
+        ("codium", ["codium", "--goto", "./src/app.py:12"]),
+        ("cursor -w", ["cursor", "-w", "--goto", "./src/app.py:12"]),
+        ("subl -w", ["subl", "-w", "./src/app.py:12"]),
+        ("hx", ["hx", "./src/app.py:12"]),
+        ("zed --wait", ["zed", "--wait", "./src/app.py:12"]),
+        ("'/opt/My Editor/ed2'", ["/opt/My Editor/ed2", "+12", "./src/app.py"]),
     ],
 )
 def test_each_editor_gets_its_own_line_form(editor: str, expected: list[str]) -> None:
@@ -35,7 +35,7 @@ def test_each_editor_gets_its_own_line_form(editor: str, expected: list[str]) ->
 
 def test_file_names_are_never_shell_syntax() -> None:
     name = "a file; rm -rf ~ $(x).py"
-    assert editor_command("vim", name, 3) == ["vim", "+3", name]
+    assert editor_command("vim", name, 3) == ["vim", "+3", "--", "./" + name]
 
 
 def test_bad_editor_values_are_errors() -> None:

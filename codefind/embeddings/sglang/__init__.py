@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from codefind.consent import is_this_machine
 from codefind.embeddings._remote import (
     Failure,
     RequestSlots,
@@ -330,6 +331,7 @@ class SGLangEmbedder(Embedder):
         self.max_batch_tokens = max_batch_tokens
         self.max_concurrency = max_concurrency
         self.url = settings.url.rstrip("/")
+        self.remote = not is_this_machine(self.url)  # code sent elsewhere needs consent
         self._http = _SGLangClient(
             self.url,
             settings.api_key,

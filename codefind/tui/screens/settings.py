@@ -27,7 +27,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from codefind.config import BACKENDS, config_path, write_config_value
-from codefind.errors import CodefindError
+from codefind.errors import CodefindError, redact
 from codefind.models import SEARCH_MODES
 from codefind.tui.settings_form import (
     NATIVE,
@@ -186,7 +186,7 @@ class SettingsScreen(ModalScreen[SettingsApplied | None]):
         return self.query_one(f"#{name}", Select).value
 
     def _error(self, text: str) -> None:
-        self.query_one("#settings-error", Static).update(text)
+        self.query_one("#settings-error", Static).update(redact(text))  # errors quote servers
 
     # --- applying -------------------------------------------------------------------------
 
