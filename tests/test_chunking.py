@@ -1061,18 +1061,18 @@ def test_a_rust_struct_opens_at_its_struct_line_with_its_doc_comment_in_the_chun
     chunk = symbols_of(chunk_file("src/line_buffer.rs", RUST_DEFINITIONS))["LineBuffer"]
     assert chunk.start_line == 3 and chunk.line == 7
     assert chunk.text.startswith("/// A buffer of lines.")
-    assert chunk.defines == SymbolDef("LineBuffer", "struct", 7, "")
+    assert chunk.defines == (SymbolDef("LineBuffer", "struct", 7, ""),)
 
 
 def test_impl_blocks_are_named_for_what_they_are_and_their_methods_belong_to_the_type() -> None:
     chunks = symbols_of(chunk_file("src/line_buffer.rs", RUST_DEFINITIONS))
-    assert chunks["impl LineBuffer"].defines == SymbolDef("LineBuffer", "impl", 11, "")
-    assert chunks["impl fmt.Display for LineBuffer"].defines == SymbolDef(
+    assert chunks["impl LineBuffer"].defines == (SymbolDef("LineBuffer", "impl", 11, ""),)
+    assert chunks["impl fmt.Display for LineBuffer"].defines == (SymbolDef(
         "LineBuffer", "impl", 18, "fmt.Display"
-    )
+    ),)
     new = chunks["LineBuffer.new"]
-    assert new.line == 13 and new.defines == SymbolDef("new", "method", 13, "LineBuffer")
-    assert chunks["LineBuffer.fmt"].defines == SymbolDef("fmt", "method", 19, "LineBuffer")
+    assert new.line == 13 and new.defines == (SymbolDef("new", "method", 13, "LineBuffer"),)
+    assert chunks["LineBuffer.fmt"].defines == (SymbolDef("fmt", "method", 19, "LineBuffer"),)
 
 
 def test_rust_inline_test_modules_are_test_code() -> None:
@@ -1086,10 +1086,10 @@ def test_rust_inline_test_modules_are_test_code() -> None:
 def test_a_decorated_python_method_opens_at_def_and_knows_its_class() -> None:
     source = 'class Client:\n    """A client."""\n\n    @property\n    def url(self):\n        return 1\n'
     chunks = symbols_of(chunk_file("httpx/_client.py", source))
-    assert chunks["Client"].defines == SymbolDef("Client", "class", 1, "")
+    assert chunks["Client"].defines == (SymbolDef("Client", "class", 1, ""),)
     url = chunks["Client.url"]
     assert url.start_line == 4 and url.line == 5
-    assert url.defines == SymbolDef("url", "method", 5, "Client")
+    assert url.defines == (SymbolDef("url", "method", 5, "Client"),)
 
 
 def test_go_types_say_whether_they_are_structs_or_interfaces() -> None:
@@ -1099,17 +1099,17 @@ def test_go_types_say_whether_they_are_structs_or_interfaces() -> None:
         "// Search runs it.\nfunc (s *Searcher) Search(q string) error {\n\treturn nil\n}\n"
     )
     chunks = symbols_of(chunk_file("search.go", source))
-    assert chunks["Searcher"].defines == SymbolDef("Searcher", "struct", 4, "")
-    assert chunks["Matcher"].defines == SymbolDef("Matcher", "interface", 8, "")
-    assert chunks["Searcher.Search"].defines == SymbolDef("Search", "method", 13, "Searcher")
+    assert chunks["Searcher"].defines == (SymbolDef("Searcher", "struct", 4, ""),)
+    assert chunks["Matcher"].defines == (SymbolDef("Matcher", "interface", 8, ""),)
+    assert chunks["Searcher.Search"].defines == (SymbolDef("Search", "method", 13, "Searcher"),)
     assert chunks["Searcher.Search"].line == 13
 
 
 def test_typescript_type_aliases_are_definitions() -> None:
     source = "export type Shape = { kind: string };\n\nexport function area(s: Shape) {\n  return 1;\n}\n"
     chunks = symbols_of(chunk_file("src/shape.ts", source))
-    assert chunks["Shape"].defines == SymbolDef("Shape", "type", 1, "")
-    assert chunks["area"].defines == SymbolDef("area", "function", 3, "")
+    assert chunks["Shape"].defines == (SymbolDef("Shape", "type", 1, ""),)
+    assert chunks["area"].defines == (SymbolDef("area", "function", 3, ""),)
 
 
 def test_a_window_of_a_long_function_opens_where_it_starts() -> None:
@@ -1117,5 +1117,21 @@ def test_a_window_of_a_long_function_opens_where_it_starts() -> None:
     source = f"def long_one():\n{body}\n"
     chunks = chunk_file("mod.py", source)
     assert len(chunks) > 1
-    assert chunks[0].line == 1 and chunks[0].defines is not None
-    assert all(c.line == c.start_line and c.defines is None for c in chunks[1:])
+    assert chunks[0].line == 1 and chunks[0].defines
+    assert all(c.line == c.start_line and not c.defines for c in chunks[1:])
+
+
+def test_module_level_names_are_in_the_symbol_table_at_their_own_lines() -> None:
+    source = (
+        "import logging\n\nDEFAULT_TIMEOUT = 5.0\nlog = logging.getLogger(__name__)\n"
+        "handler = lambda x: x\n\n\ndef main():\n    local = 1\n"
+    )
+    module = chunk_file("settings.py", source)[0]
+    assert [(d.name, d.kind, d.line) for d in module.defines] == [
+        ("DEFAULT_TIMEOUT", "variable", 3),
+        ("log", "variable", 4),
+    ]
+    go = "package x\n\nconst MaxDepth = 10\n\nvar (\n\tErrBad = errors.New(\"bad\")\n)\n"
+    assert [d.name for d in chunk_file("x.go", go)[0].defines] == ["MaxDepth", "ErrBad"]
+    ts = "export const schema = z.object({});\nexport const f = () => 1;\n"
+    assert [d.name for c in chunk_file("s.ts", ts) for d in c.defines] == ["schema", "f"]

@@ -70,6 +70,8 @@ def env_for(srv: SGLangServer) -> dict[str, str]:
 def sent_texts(srv: SGLangServer) -> list[str]:
     texts: list[str] = []
     for request in srv.posts("/v1/embeddings"):
+        if not isinstance(request.body, dict):
+            continue  # a request the SIGKILL cut off before its body was sent
         inputs = request.body["input"]
         texts.extend([inputs] if isinstance(inputs, str) else inputs)
     return texts
