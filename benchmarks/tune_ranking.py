@@ -31,7 +31,7 @@ from codefind.ranking import DEFAULT_PRIORS, RankingPriors, definition_boosts
 from codefind.search import SearchService
 
 GRIDS: dict[str, tuple[float, ...]] = {
-    "definition": (0.5, 1.0, 2.0),
+    "definition": (0.5, 1.0, 2.0, 3.0),
     "method_tier": (0.5, 0.75, 0.9),
     "impl_tier": (0.3, 0.5, 0.7),
     "member_tier": (0.1, 0.3, 0.5),
@@ -43,7 +43,7 @@ GRIDS: dict[str, tuple[float, ...]] = {
     "file_name": (0.0, 0.015, 0.03, 0.06),
     "same_file": (0.0, 0.01, 0.02, 0.04),
 }
-CATEGORY_GRID = (0.0, 0.04, 0.08, 0.12, 0.2, 0.3)
+CATEGORY_GRID = (0.0, 0.04, 0.08, 0.12, 0.2, 0.3, 0.4, 0.5)
 CATEGORIES = ("test", "docs", "changelog", "example", "config", "generated")
 
 

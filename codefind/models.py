@@ -236,6 +236,9 @@ class Hit:
     """The query-chunk cosine (``None`` without vectors): evidence for "no good match"."""
     named: bool = False
     """Whether the chunk defines a name the query asks for (found in the symbol table)."""
+    weak: bool = False
+    """Too little evidence that this is a match (see ``codefind.ranking.mark_weak``): the CLI
+    leaves it out unless asked, the app lists it under a divider."""
 
     def __post_init__(self) -> None:
         if self.line == 0:

@@ -42,6 +42,7 @@ from codefind.ranking import (
     analyse_query,
     apply_priors,
     definition_boosts,
+    mark_weak,
 )
 from codefind.store import Store, StoredChunk, SymbolRow, VectorIndex
 from codefind.translation import Translation, translate_query
@@ -85,6 +86,11 @@ class SearchResult:
     """Problems that degraded this search (e.g. a damaged vector index: lexical hits only)."""
     coverage: float = 0.0
     """Share of the query's words that occur anywhere in the index (0 for ``zzqxjvk``)."""
+
+    @property
+    def strong(self) -> tuple[Hit, ...]:
+        """The hits with enough evidence (all but the ``weak`` ones, which come last)."""
+        return tuple(h for h in self.hits if not h.weak)
 
     @property
     def elapsed_ms(self) -> float:
@@ -209,7 +215,7 @@ class SearchService:
         return SearchResult(
             query,
             mode,
-            tuple(hits),
+            tuple(mark_weak(hits, coverage)),
             translation,
             bool(semantic),
             timings,
@@ -385,15 +391,15 @@ class SearchService:
         query: str,
     ) -> list[Hit]:
         """Apply the ranking priors, then turn the best ids into hits (one per place)."""
-        stored = self.store.state.chunks(c.chunk_id for c, _ in fused)
-        facts = {cid: ChunkFacts(s.chunk.path, s.chunk.category) for cid, s in stored.items()}
+        outlines = self.store.state.chunks((c.chunk_id for c, _ in fused), text=False)
+        facts = {cid: ChunkFacts(s.chunk.path, s.chunk.category) for cid, s in outlines.items()}
         ranked = apply_priors(
             ((c.chunk_id, score) for c, score in fused), facts, intent, boosts, self.priors
         )
         by_id = {c.chunk_id: c for c, _ in fused}
         hits = self._hydrate(
             [(by_id[cid], score) for cid, score in ranked],
-            stored,
+            outlines,
             limit,
             rerank=rerank,
             query=query,
@@ -403,24 +409,30 @@ class SearchService:
     def _hydrate(
         self,
         ranked: Sequence[tuple[Candidate, float]],
-        stored: Mapping[int, StoredChunk],
+        outlines: Mapping[int, StoredChunk],
         limit: int,
         *,
         rerank: bool,
         query: str,
     ) -> list[Hit]:
-        """Turn ranked ids into hits: drop ids gone from the state and overlapping ranges."""
+        """Turn ranked ids into hits: drop ids gone from the state and overlapping ranges.
+
+        ``outlines`` are the candidates without their text; only the chosen ones are read
+        whole.
+        """
         pool = limit if not rerank else max(limit, RERANK_DEPTH)
-        hits: list[Hit] = []
+        chosen: list[tuple[Candidate, float]] = []
         taken: dict[str, list[tuple[int, int]]] = {}
         windows: set[tuple[str, str]] = set()
         for candidate, score in ranked:
-            chunk = stored.get(candidate.chunk_id)
-            if chunk is None or _overlaps(taken, chunk, windows):
+            outline = outlines.get(candidate.chunk_id)
+            if outline is None or _overlaps(taken, outline, windows):
                 continue
-            hits.append(_hit(chunk, candidate, score))
-            if len(hits) >= pool:
+            chosen.append((candidate, score))
+            if len(chosen) >= pool:
                 break
+        stored = self.store.state.chunks(c.chunk_id for c, _ in chosen)
+        hits = [_hit(stored[c.chunk_id], c, s) for c, s in chosen if c.chunk_id in stored]
         if rerank:
             hits = self._rerank(query, hits)
         return hits[:limit]

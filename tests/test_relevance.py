@@ -307,3 +307,33 @@ def test_a_hit_opens_at_the_definition_not_at_its_doc_comment(repo: Path) -> Non
     assert hit["text"].startswith("/// A buffer that holds the lines")
     vimgrep = codefind("search", "LineBuffer", "--format", "vimgrep", "-n", "1", cwd=repo)
     assert vimgrep.stdout.startswith("crates/searcher/src/line_buffer.rs:8:1:")
+
+
+def test_nonsense_has_no_good_match_and_says_so(repo: Path) -> None:
+    """Failure 5: `zzqxjvk` returned confident hits, so exit status 1 never happened."""
+    result = codefind("search", "zzqxjvk", cwd=repo)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "no good match" in result.stderr and "--all" in result.stderr
+    weak = codefind("search", "zzqxjvk", "--all", "--json", cwd=repo)
+    assert weak.returncode == 0
+    assert all(json.loads(line)["score"] is not None for line in weak.stdout.splitlines())
+    assert codefind("search", "LineBuffer", cwd=repo).returncode == 0
+
+
+def test_the_search_result_marks_weak_hits_and_lists_them_last(service: SearchService) -> None:
+    nonsense = service.search("zzqxjvk qwpoeiruty", limit=5)
+    assert nonsense.hits and all(h.weak for h in nonsense.hits) and not nonsense.strong
+    real = service.search("fill the line buffer from a reader", limit=10)
+    assert real.strong and real.strong[0].path.endswith("line_buffer.rs")
+    flags = [h.weak for h in real.hits]
+    assert flags == sorted(flags)  # strong first
+
+
+def test_n_is_honoured_or_the_shortfall_is_explained(repo: Path) -> None:
+    many = codefind("search", "LineBuffer", "--json", "-n", "200", "--all", cwd=repo)
+    rows = many.stdout.splitlines()
+    index = json.loads(codefind("index", "--json", cwd=repo).stdout)
+    assert len(rows) == index["chunks"]  # every chunk is a hybrid candidate
+    assert "no other chunk matches" in many.stderr
+    capped = codefind("search", "LineBuffer", "--json", "-n", "5000", cwd=repo)
+    assert "capped at 1000" in capped.stderr

@@ -22,7 +22,7 @@ from codefind.errors import CodefindError, ConfigError, IndexLockedError, Interr
 
 if TYPE_CHECKING:  # only for annotations; importing these at start-up would cost time
     from codefind.config import Settings
-    from codefind.models import IndexReport
+    from codefind.models import Hit, IndexReport
     from codefind.workspace import Workspace
 
 COMMANDS = ("index", "search", "eval", "server", "config")
@@ -173,6 +173,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument(
         "--rerank", action="store_true", default=None, help="re-score the top hits with a reranker"
+    )
+    search.add_argument(
+        "--all",
+        action="store_true",
+        help="also print weak hits (by default only hits with enough evidence are printed)",
     )
     search.add_argument(
         "--no-update",
@@ -330,18 +335,36 @@ def _cmd_search(args: argparse.Namespace) -> int:
         rerank=settings.rerank,
         scope=args.scope,
     )
-    if settings.limit > MAX_LIMIT:
-        print(f"codefind: -n is capped at {MAX_LIMIT} hits.", file=sys.stderr)
     for warning in result.warnings:
         say(warning)
     if settings.debug:
         _print_debug(result)
+    shown = result.hits if args.all else result.strong
+    asked = settings.limit if args.limit is not None else None
+    _say_why_fewer(args.query, result.hits, shown, asked, MAX_LIMIT)
     fmt = args.format or ("text" if sys.stdout.isatty() else "grep")
-    write_hits(
-        result.hits, fmt, sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    )
+    write_hits(shown, fmt, sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     sys.stdout.flush()
-    return EXIT_OK if result.hits else EXIT_NO_HITS
+    return EXIT_OK if shown else EXIT_NO_HITS
+
+
+def _say_why_fewer(
+    query: str, hits: Sequence[Hit], shown: Sequence[Hit], limit: int | None, cap: int
+) -> None:
+    """No hits, or fewer than ``-n`` asked for (``limit``): say why on stderr."""
+    weak = len(hits) - len(shown)
+    if not shown and weak:
+        say(f"no good match for {query!r}; {weak} weak hit(s) left out (--all shows them).")
+    elif not shown:
+        say(f"no match for {query!r}.")
+    elif limit is None:
+        return
+    elif limit > cap:
+        say(f"-n is capped at {cap}; showing {len(shown)} hits.")
+    elif len(shown) < limit and weak:
+        say(f"{len(shown)} good hits; {weak} weak hit(s) left out (--all shows them).")
+    elif len(shown) < limit:
+        say(f"{len(shown)} hits: no other chunk matches.")
 
 
 def _check_search_args(args: argparse.Namespace) -> None:

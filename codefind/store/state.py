@@ -184,9 +184,15 @@ class StateDB:
             return {cid: bytes(h) for cid, h in rows}
         return {cid: bytes(h) for cid, h in self._select_by_ids("id, text_hash", ids)}
 
-    def chunks(self, ids: Iterable[int]) -> dict[int, StoredChunk]:
-        """The chunks with these ids (missing ids are left out)."""
-        return {row[0]: _stored_chunk(row) for row in self._select_by_ids(_CHUNK_COLUMNS, ids)}
+    def chunks(self, ids: Iterable[int], *, text: bool = True) -> dict[int, StoredChunk]:
+        """The chunks with these ids (missing ids are left out).
+
+        Args:
+            text: Read the chunks' text; without it (``text=""``) ranking a few hundred
+                candidates by their place and category reads a tenth of the bytes.
+        """
+        columns = _CHUNK_COLUMNS if text else _CHUNK_COLUMNS.replace("text,", "'' AS text,", 1)
+        return {row[0]: _stored_chunk(row) for row in self._select_by_ids(columns, ids)}
 
     def iter_chunks(self, batch: int = 2000) -> Iterator[StoredChunk]:
         """Every chunk, in id order."""

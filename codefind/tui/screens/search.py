@@ -316,8 +316,11 @@ class SearchScreen(Screen[None]):
         if not result.hits:
             results.empty_text = "No hits. Try other words, or Tab to change the mode."
         results.set_hits(result.hits, keep=keep)
-        count = len(result.hits)
+        count = len(result.strong)
+        weak = len(result.hits) - count
         parts = [f"{count} hit" if count == 1 else f"{count} hits"]
+        if weak:
+            parts.append("no good match" if not count else f"{weak} weak")
         if self.show_timings:
             parts.append(f"{result.elapsed_ms:.0f} ms")
         if result.translation.changed:

@@ -10,7 +10,8 @@ repaints two rows, and nothing here ever changes the layout.
 
 The widget never takes focus (the query box keeps it); the screen's bindings move the
 cursor. Hits of the file above are drawn with a faded path, so runs of one file read as a
-group without reordering the ranking.
+group without reordering the ranking. Weak hits (too little evidence that they match, see
+``codefind.ranking.mark_weak``) come last, under a divider row the cursor skips.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class ResultList(Widget, can_focus=False):
         "result-list--same-file",
         "result-list--cursor",
         "result-list--empty",
+        "result-list--divider",
     }
 
     DEFAULT_CSS = """
@@ -63,6 +65,7 @@ class ResultList(Widget, can_focus=False):
         & > .result-list--same-file { color: $text-disabled; }
         & > .result-list--cursor { background: $block-cursor-blurred-background; }
         & > .result-list--empty { color: $text-muted; text-style: italic; }
+        & > .result-list--divider { color: $text-muted; }
     }
     """
 
@@ -90,6 +93,8 @@ class ResultList(Widget, can_focus=False):
         self.empty_text = ""
         self.top = 0
         """The first visible row."""
+        self.divider: int | None = None
+        """The index of the first weak hit: a divider row is drawn above it."""
         self._rows: dict[tuple[int, bool, int], Strip] = {}
         self._loc_width = 0
         self._symbol_width = 0
@@ -112,6 +117,7 @@ class ResultList(Widget, can_focus=False):
         old_row = self.cursor - self.top
         previous = self.highlighted
         self.hits = tuple(hits)
+        self.divider = next((i for i, h in enumerate(self.hits) if h.weak), None)
         self._rows.clear()
         self._loc_width = max((len(h.path) + len(str(h.line)) + 1 for h in self.hits), default=0)
         self._symbol_width = min(32, max((len(h.symbol) for h in self.hits), default=0))
@@ -169,18 +175,32 @@ class ResultList(Widget, can_focus=False):
         height = self.content_size.height
         top = self.top
         if self.cursor >= 0 and height > 0:
-            if self.cursor < top:
-                top = self.cursor
-            elif self.cursor >= top + height:
-                top = self.cursor - height + 1
-        top = max(0, min(top, max(0, len(self.hits) - height))) if height > 0 else 0
+            row = self._row(self.cursor)
+            if row < top:  # scrolling up onto the first weak hit shows its divider too
+                top = row - 1 if self.divider is not None and row == self.divider + 1 else row
+            elif row >= top + height:
+                top = row - height + 1
+        top = max(0, min(top, max(0, self._row_count() - height))) if height > 0 else 0
         changed, self.top = top != self.top, top
         return changed
 
     def _refresh_row(self, index: int) -> None:
-        y = index - self.top
+        y = self._row(index) - self.top
         if 0 <= y < self.content_size.height:
             self.refresh(Region(0, y, self.size.width, 1))
+
+    def _row(self, index: int) -> int:
+        """The row hit ``index`` is drawn on (hits after the divider move down one)."""
+        return index + (1 if self.divider is not None and index >= self.divider else 0)
+
+    def _hit_index(self, row: int) -> int | None:
+        """The hit drawn on ``row`` (``None``: the divider, or past the end)."""
+        if self.divider is not None and row >= self.divider:
+            row = row - 1 if row > self.divider else -1
+        return row if 0 <= row < len(self.hits) else None
+
+    def _row_count(self) -> int:
+        return len(self.hits) + (1 if self.divider is not None else 0)
 
     # --- events ----------------------------------------------------------------------
 
@@ -198,8 +218,8 @@ class ResultList(Widget, can_focus=False):
 
     def on_click(self, event: events.Click) -> None:
         """A click selects a row; a double click opens it."""
-        index = event.y + self.top
-        if 0 <= index < len(self.hits):
+        index = self._hit_index(event.y + self.top)
+        if index is not None:
             self.move_to(index)
             if event.chain >= 2:
                 self.post_message(self.Selected(self, self.hits[index]))
@@ -222,14 +242,16 @@ class ResultList(Widget, can_focus=False):
         if self._base is None:  # computing it walks the ancestors: once, not per line
             self._base = self.rich_style
         base = self._base
-        index = y + self.top
+        index = self._hit_index(y + self.top)
         if not self.hits:
             lines = textwrap.wrap(self.empty_text, max(8, width - 2)) if self.empty_text else []
             if y < len(lines):
                 style = base + self.get_component_rich_style("result-list--empty", partial=True)
                 return _fit([Segment(" " + lines[y], style)], width, base)
             return Strip.blank(width, base)
-        if index >= len(self.hits):
+        if index is None:
+            if self.divider is not None and y + self.top == self.divider:
+                return self._divider_row(width, base)
             return Strip.blank(width, base)
         current = index == self.cursor
         key = (index, current, width)
@@ -238,6 +260,12 @@ class ResultList(Widget, can_focus=False):
             strip = self._render_row(index, current, width, base)
             self._rows[key] = strip
         return strip
+
+    def _divider_row(self, width: int, base: Style) -> Strip:
+        style = base + self.get_component_rich_style("result-list--divider", partial=True)
+        label = " weaker matches "
+        rule = "─" * max(0, (width - len(label)) // 2)
+        return _fit([Segment(rule + label + rule, style)], width, base)
 
     def _styles(self, base: Style, current: bool) -> dict[str, Style]:
         """The row styles, combined once (Style addition is not free at 50 rows a key)."""
