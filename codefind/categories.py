@@ -130,7 +130,8 @@ def compiled_twins(paths: Iterable[str]) -> set[str]:
     ``errors.cjs`` and ``errors.d.ts``; all of them define the same names, and only the
     source is what a developer wants to read or edit. A file is a twin when, without its
     extension and without a leading build folder (``src/``, ``dist/``, ``lib/``...), its path
-    equals a TypeScript source's.
+    equals a TypeScript source's. The walk skips twins as generated code (in zod, half of
+    the chunks), as it skips files marked generated.
     """
     paths = list(paths)
     sources = {

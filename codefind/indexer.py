@@ -24,12 +24,11 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
-from codefind.categories import compiled_twins
 from codefind.chunking import chunk_file, embedding_text
 from codefind.embeddings.base import Embedder, Vectors, truncate
 from codefind.errors import IndexStoreError, Interrupted
@@ -165,7 +164,6 @@ class Indexer:
         known = store.state.files()
         walk = self.source.walk({path: stored.file for path, stored in known.items()})
         changed, touched = _diff(walk.files, known)
-        twins = compiled_twins(f.path for f in walk.files)
         walked = {f.path for f in walk.files}
         removed = [path for path in known if path not in walked]
         if touched:
@@ -176,21 +174,17 @@ class Indexer:
         for start in range(0, len(changed), FILE_BATCH):
             self._check_cancel()
             batch = changed[start : start + FILE_BATCH]
-            updates = [self._chunk(f, generated=f.path in twins) for f in batch]
-            _, dropped = store.state.apply(updates, [])
+            _, dropped = store.state.apply([self._chunk(f) for f in batch], [])
             tally.removed += dropped
             self._report("chunk", start + len(batch), len(changed), files=start + len(batch))
         return walk
 
-    def _chunk(self, file: SourceFile, *, generated: bool = False) -> FileUpdate:
-        """The file's chunks; ``generated``: it is build output of another file (its twin)."""
+    def _chunk(self, file: SourceFile) -> FileUpdate:
         try:
             text = self.source.read(file)
         except FileSkipped as skipped:
             return FileUpdate(file, skip=skipped.reason)
         chunks = chunk_file(file.path, text)
-        if generated:
-            chunks = [replace(c, category="generated") for c in chunks]
         return FileUpdate(file, [(c, text_hash(embedding_text(c))) for c in chunks])
 
     # --- phases 2 and 3: embeddings and vectors --------------------------------------------

@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from codefind.categories import is_data_file
+from codefind.categories import compiled_twins, is_data_file
 from codefind.config import DEFAULT_MAX_FILE_BYTES
 from codefind.errors import NotARepositoryError, RepoError
 from codefind.models import FileSkipped, SkipReason, SourceFile, WalkResult
@@ -290,6 +290,7 @@ class Repository:
             fresh_after_ns=started_ns - RACY_WINDOW_NS,
             object_hash=listing.object_hash,
             include_data=self.include_data,
+            twins=frozenset(compiled_twins([*listing.tracked, *listing.untracked])),
         )
         walker.scan(listing)
         if walker.data and self._has_codefindignore(listing):
@@ -610,8 +611,10 @@ class _Walker:
         fresh_after_ns: int,
         object_hash: str,
         include_data: bool = False,
+        twins: frozenset[str] = frozenset(),
     ) -> None:
         self.root = root
+        self.twins = twins
         self.max_file_bytes = max_file_bytes
         self.known = known
         self.fresh_after_ns = fresh_after_ns
@@ -696,6 +699,8 @@ class _Walker:
         reason = "ignored" if path in ignored else path_skip_reason(path)
         if reason is not None:
             return reason
+        if path in self.twins:
+            return "generated"  # build output of a TypeScript source in this repository
         if stat.S_ISLNK(info.st_mode):
             return "symlink"
         if not stat.S_ISREG(info.st_mode):

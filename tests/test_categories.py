@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from codefind.categories import file_category, is_data_file
+from codefind.categories import compiled_twins, file_category, is_data_file
+from codefind.repo import Repository
 
 
 @pytest.mark.parametrize(
@@ -56,3 +57,37 @@ def test_large_structured_files_are_data_small_ones_configuration() -> None:
     assert file_category("schema/openapi.json", 10_000) == "config"
     assert is_data_file("schema/openapi.json", 5_000_000)
     assert not is_data_file("src/app.py", 5_000_000)
+
+
+def test_build_output_of_typescript_sources_is_found_by_its_twin_source() -> None:
+    paths = [
+        "src/v4/core/errors.ts",
+        "v4/core/errors.js",
+        "v4/core/errors.cjs",
+        "v4/core/errors.d.ts",
+        "dist/index.js",
+        "src/index.ts",
+        "lib/helpers.js",  # no TypeScript source of that name: hand-written
+        "src/types.d.ts",  # a declaration source, not output
+    ]
+    assert compiled_twins(paths) == {
+        "v4/core/errors.js",
+        "v4/core/errors.cjs",
+        "v4/core/errors.d.ts",
+        "dist/index.js",
+    }
+    assert compiled_twins(["lib/a.js", "lib/b.js"]) == set()
+
+
+def test_the_walk_skips_compiled_twins_as_generated(git_repo) -> None:  # type: ignore[no-untyped-def]
+    repo = git_repo(
+        {
+            "src/parse.ts": "export function parse(s: string): number { return 1; }\n",
+            "dist/parse.js": "function parse(s) { return 1; }\nexports.parse = parse;\n",
+            "dist/parse.d.ts": "export declare function parse(s: string): number;\n",
+            "lib/util.js": "function util() { return 2; }\n",
+        }
+    )
+    walk = Repository.discover(repo).walk()
+    assert [f.path for f in walk.files] == ["lib/util.js", "src/parse.ts"]
+    assert walk.skipped.get("generated") == 2
