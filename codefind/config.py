@@ -100,6 +100,9 @@ class Settings:
     index_dir: Path | None = None
     """Overrides the index location inside the git directory (``CODEFIND_INDEX_DIR``)."""
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    include_data: bool = False
+    """Index data files too (CSV, snapshots, test inputs: ``codefind.categories``); without
+    it they are skipped unless a ``.codefindignore`` negation names them."""
     yes: bool = False
     """Consent given up front for sending code to a remote backend (``--yes``)."""
     debug: bool = False
@@ -395,7 +398,7 @@ _Kind = Literal["str", "int", "float", "bool", "table", "prices"]
 _FIELDS: dict[tuple[str, ...], _Kind] = {
     ("backend",): "str", ("model",): "str", ("dim",): "int", ("mode",): "str",
     ("limit",): "int", ("rerank",): "bool", ("index_dir",): "str",
-    ("max_file_bytes",): "int", ("yes",): "bool", ("debug",): "bool", ("translate",): "bool",
+    ("max_file_bytes",): "int", ("include_data",): "bool", ("yes",): "bool", ("debug",): "bool", ("translate",): "bool",
     ("local",): "table", ("local", "model"): "str", ("local", "threads"): "int",
     ("sglang",): "table", ("sglang", "url"): "str", ("sglang", "model"): "str",
     ("sglang", "api_key"): "str", ("sglang", "instruction"): "str",

@@ -169,12 +169,19 @@ class Repository:
     include_data: bool = False
 
     @classmethod
-    def discover(cls, path: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Repository:
+    def discover(
+        cls,
+        path: Path,
+        *,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        include_data: bool = False,
+    ) -> Repository:
         """Find the repository whose work tree contains ``path``.
 
         Args:
             path: Any folder or file inside the work tree (a sub-folder works).
             max_file_bytes: The size limit of indexed files.
+            include_data: Index data files too (see the attribute).
 
         Raises:
             NotARepositoryError: ``path`` does not exist, is not inside a git work tree, is a
@@ -198,6 +205,7 @@ class Repository:
             git_dir=Path(lines[2]).resolve(),
             common_dir=(start / lines[3]).resolve(),
             max_file_bytes=max_file_bytes,
+            include_data=include_data,
         )
 
     # --- locations ---------------------------------------------------------------------

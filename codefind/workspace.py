@@ -69,7 +69,9 @@ class Workspace:
             ConfigError: ``CODEFIND_INDEX_DIR`` is inside the work tree, not a folder, or
                 cannot be created or written.
         """
-        repo = Repository.discover(path, max_file_bytes=settings.max_file_bytes)
+        repo = Repository.discover(
+            path, max_file_bytes=settings.max_file_bytes, include_data=settings.include_data
+        )
         if settings.index_dir is not None:
             _check_index_dir(settings.index_dir, repo)
         location = IndexLocation(

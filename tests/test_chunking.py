@@ -1067,9 +1067,9 @@ def test_a_rust_struct_opens_at_its_struct_line_with_its_doc_comment_in_the_chun
 def test_impl_blocks_are_named_for_what_they_are_and_their_methods_belong_to_the_type() -> None:
     chunks = symbols_of(chunk_file("src/line_buffer.rs", RUST_DEFINITIONS))
     assert chunks["impl LineBuffer"].defines == (SymbolDef("LineBuffer", "impl", 11, ""),)
-    assert chunks["impl fmt.Display for LineBuffer"].defines == (SymbolDef(
-        "LineBuffer", "impl", 18, "fmt.Display"
-    ),)
+    assert chunks["impl fmt.Display for LineBuffer"].defines == (
+        SymbolDef("LineBuffer", "impl", 18, "fmt.Display"),
+    )
     new = chunks["LineBuffer.new"]
     assert new.line == 13 and new.defines == (SymbolDef("new", "method", 13, "LineBuffer"),)
     assert chunks["LineBuffer.fmt"].defines == (SymbolDef("fmt", "method", 19, "LineBuffer"),)
@@ -1131,7 +1131,7 @@ def test_module_level_names_are_in_the_symbol_table_at_their_own_lines() -> None
         ("DEFAULT_TIMEOUT", "variable", 3),
         ("log", "variable", 4),
     ]
-    go = "package x\n\nconst MaxDepth = 10\n\nvar (\n\tErrBad = errors.New(\"bad\")\n)\n"
+    go = 'package x\n\nconst MaxDepth = 10\n\nvar (\n\tErrBad = errors.New("bad")\n)\n'
     assert [d.name for d in chunk_file("x.go", go)[0].defines] == ["MaxDepth", "ErrBad"]
     ts = "export const schema = z.object({});\nexport const f = () => 1;\n"
     assert [d.name for c in chunk_file("s.ts", ts) for d in c.defines] == ["schema", "f"]

@@ -8,6 +8,7 @@ new to it would ask and checks that the implementing code, or the definition, co
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -337,3 +338,11 @@ def test_n_is_honoured_or_the_shortfall_is_explained(repo: Path) -> None:
     assert "no other chunk matches" in many.stderr
     capped = codefind("search", "LineBuffer", "--json", "-n", "5000", cwd=repo)
     assert "capped at 1000" in capped.stderr
+
+
+def test_the_config_file_can_ask_for_data_files(repo: Path, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("include_data = true\n")
+    env = {**os.environ, "CODEFIND_CONFIG": str(config), "CODEFIND_INDEX_DIR": str(tmp_path / "ix")}
+    report = json.loads(codefind("index", "--json", cwd=repo, env=env, check=True).stdout)
+    assert "data" not in report["skipped"]
