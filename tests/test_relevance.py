@@ -346,3 +346,45 @@ def test_the_config_file_can_ask_for_data_files(repo: Path, tmp_path: Path) -> N
     env = {**os.environ, "CODEFIND_CONFIG": str(config), "CODEFIND_INDEX_DIR": str(tmp_path / "ix")}
     report = json.loads(codefind("index", "--json", cwd=repo, env=env, check=True).stdout)
     assert "data" not in report["skipped"]
+
+
+@pytest.mark.parametrize("backend", ["sglang", "voyage"])
+def test_the_same_ranking_helps_when_vectors_come_from_a_remote_backend(
+    backend: str, tmp_path: Path
+) -> None:
+    """Definitions by name, code before docs and "no good match" do not depend on the model.
+
+    The stand-in servers speak SGLang's and Voyage's wire formats through the real clients;
+    their vectors are a bag of hashed words, nothing like MiniLM's.
+    """
+    from tests.fakeservers import SGLangServer, VoyageServer
+
+    repo = make_repo(tmp_path / "acme", FILES)
+    server = SGLangServer(dim=2560) if backend == "sglang" else VoyageServer(api_key="pa-k")
+    with server:
+        env = {**os.environ, "CODEFIND_BACKEND": backend}
+        if backend == "sglang":
+            env |= {
+                "CODEFIND_SGLANG_URL": server.url,
+                "CODEFIND_SGLANG_MODEL": "Qwen/Qwen3-Embedding-4B",
+            }
+        else:
+            env |= {"CODEFIND_VOYAGE_URL": server.url, "VOYAGE_API_KEY": "pa-k"}
+        codefind("index", "--yes", cwd=repo, env=env, check=True)
+
+        def first(query: str) -> dict[str, object]:
+            out = codefind("search", query, "--json", "-n", "1", "--no-update", cwd=repo, env=env)
+            assert out.returncode == 0, out.stderr
+            return dict(json.loads(out.stdout.splitlines()[0]))
+
+        assert (first("LineBuffer")["path"], first("LineBuffer")["line"]) == (
+            "crates/searcher/src/line_buffer.rs",
+            8,
+        )
+        assert first("URL")["line"] == 4
+        # The stand-in model is a bag of words, so a changelog line that repeats the query's
+        # words is its nearest text whatever the priors; with the query in the code's words
+        # the implementation still comes before the docs page and the test that share them.
+        assert first("build the redirect request from the Location header")["category"] == "code"
+        nonsense = codefind("search", "zzqxjvk", "--no-update", cwd=repo, env=env)
+        assert nonsense.returncode == 1 and "no good match" in nonsense.stderr
