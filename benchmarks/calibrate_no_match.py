@@ -34,6 +34,8 @@ def features(result: Any) -> dict[str, Any]:
     """The evidence of one search result's top hit."""
     top = result.hits[0] if result.hits else None
     return {
+        "shown": bool(result.strong),
+        "top_weak": bool(top is not None and top.weak),
         "coverage": round(result.coverage, 3),
         "cosine": None if top is None or top.cosine is None else round(top.cosine, 4),
         "named": bool(top is not None and top.named),
@@ -79,6 +81,12 @@ def main() -> int:
         covs = sorted(r["coverage"] for r in rows_)
         cquart = [covs[int(q * (len(covs) - 1))] for q in (0.0, 0.1, 0.25, 0.5, 0.9)]
         print(f"{name}: cosine min/p10/p25/p50/p90 {quart}; coverage {cquart}")
+    shown = sum(r["shown"] for r in fake)
+    hidden = sum(1 for r in real if r["right"] and r["top_weak"])
+    print(
+        f"with the thresholds in codefind.ranking: {shown} of {len(fake)} no-match searches "
+        f"still show hits; {hidden} of {sum(r['right'] for r in real)} right top hits are weak"
+    )
     return 0
 
 

@@ -266,18 +266,29 @@ no-match searches and hides none of 107 real questions. Stronger models give rel
 higher cosines, so for them the same value errs on the side of showing hits."""
 
 
+LEXICAL_EVIDENCE_RANK = 3
+"""When every word of the query is in the index, the best BM25 matches count as evidence
+whatever their cosine (a one-word query such as ``vendored`` against a README line)."""
+
+
 def mark_weak(hits: Sequence[Hit], coverage: float) -> list[Hit]:
     """The hits with ``weak`` set, strong ones first (each group in rank order).
 
-    A hit is strong when it defines a name the query asks for, or when the query's words are
+    A hit is strong when it defines a name the query asks for, when the query's words are
     known to the index (``coverage``) and the hit is close by cosine (hits without a cosine,
-    in lexical mode or before vectors exist, count on the words alone).
+    in lexical mode or before vectors exist, count on the words alone), or when all the
+    query's words are known and the hit is one of the best BM25 matches.
     """
     known = coverage >= NO_MATCH_COVERAGE
     strong, weak = [], []
     for hit in hits:
         close = hit.cosine is None or hit.cosine >= NO_MATCH_COSINE
-        if hit.named or (known and close):
+        worded = (
+            coverage >= 1.0
+            and hit.lexical_rank is not None
+            and hit.lexical_rank <= LEXICAL_EVIDENCE_RANK
+        )
+        if hit.named or (known and close) or worded:
             strong.append(hit)
         else:
             weak.append(replace(hit, weak=True))
