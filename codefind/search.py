@@ -10,10 +10,15 @@ Where a query goes::
 Filters (paths, globs, languages) are applied *before* the top-k cut on both sides, never
 after, so a filtered search does not come back empty just because the best matches overall
 were elsewhere.
+
+One search uses one vector index (the same snapshot ranks semantic hits and gives lexical
+hits their cosines), and every score it returns is a finite number: a vector that is not
+finite (an index built from bad vectors) ranks nothing.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -24,7 +29,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from codefind.embeddings.base import Embedder, Reranker, Vectors, truncate
-from codefind.errors import BackendError, IndexStoreError
+from codefind.errors import BackendError, IndexCorruptError, IndexStoreError
 from codefind.fusion import LEXICAL_WEIGHT, Candidate, fuse, lexical_weight_for
 from codefind.lexical import identifier_key, name_in_query, query_tokens
 from codefind.models import Hit, SearchMode
@@ -123,7 +128,26 @@ class SearchService:
 
         Raises:
             BackendError: The embedding backend failed for the query.
+            IndexCorruptError: The state database is damaged (the next indexing run is told
+                to check and rebuild it).
         """
+        try:
+            return self._search(query, limit=limit, mode=mode, filters=filters, rerank=rerank)
+        except IndexCorruptError as damage:
+            self.store.report_damage(damage)
+            damage.message += " Run `codefind index` to rebuild it."
+            damage.args = (damage.message,)
+            raise
+
+    def _search(
+        self,
+        query: str,
+        *,
+        limit: int,
+        mode: SearchMode,
+        filters: SearchFilters | None,
+        rerank: bool,
+    ) -> SearchResult:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         warnings: list[str] = []
@@ -139,6 +163,9 @@ class SearchService:
             else self._query_pool().submit(self._query, translation, timings, warnings)
         )
         with self._lock:
+            self.store.refresh()
+            if self.store.read_only:
+                warnings.append(self.store.read_only)
             allowed = self._allowed_ids(filters)
             lexical = (
                 [] if mode == "semantic" else self._lexical(query, translation, allowed, timings)
@@ -148,7 +175,7 @@ class SearchService:
             semantic = (
                 [] if index is None or qvec is None else self._ann(index, qvec, allowed, timings)
             )
-            candidates = self._candidates(lexical, semantic, qvec if semantic else None)
+            candidates = self._candidates(lexical, semantic, index if semantic else None, qvec)
             name = name_in_query(query)
             if name is not None:
                 candidates = self._mark_name_matches(candidates, name)
@@ -244,7 +271,7 @@ class SearchService:
         else:
             found = _exact_top(index.vectors(allowed), qvec, CANDIDATES)
         timings["ann"] = (time.perf_counter() - started) * 1000
-        return found
+        return [(cid, sim) for cid, sim in found if math.isfinite(sim)]
 
     @property
     def _multilingual(self) -> bool:
@@ -276,6 +303,7 @@ class SearchService:
         self,
         lexical: Sequence[tuple[int, float]],
         semantic: Sequence[tuple[int, float]],
+        index: VectorIndex | None,
         qvec: Vectors | None,
     ) -> list[Candidate]:
         by_id: dict[int, Candidate] = {}
@@ -290,8 +318,8 @@ class SearchService:
                 bm25=score,
                 lexical_rank=rank,
             )
-        if qvec is not None and self.embedder is not None:
-            self._fill_cosines(by_id, qvec)
+        if index is not None and qvec is not None:
+            _fill_cosines(by_id, index, qvec)
         return list(by_id.values())
 
     def _mark_name_matches(self, candidates: list[Candidate], name: str) -> list[Candidate]:
@@ -303,20 +331,6 @@ class SearchService:
             else c
             for c in candidates
         ]
-
-    def _fill_cosines(self, by_id: dict[int, Candidate], qvec: Vectors) -> None:
-        """Lexical-only candidates get their cosine too, so fusion compares like with like."""
-        assert self.embedder is not None
-        missing = [cid for cid, c in by_id.items() if c.cosine is None]
-        if not missing:
-            return
-        index = self.store.vector_index(self.embedder.model_id, self.dim)
-        keys, matrix = index.vectors(missing)
-        if len(keys):
-            sims = matrix @ qvec
-            for key, sim in zip(keys.tolist(), sims.tolist(), strict=True):
-                old = by_id[key]
-                by_id[key] = replace(old, cosine=float(sim))
 
     def _hydrate(
         self, ranked: Sequence[tuple[Candidate, float]], limit: int, *, rerank: bool, query: str
@@ -346,8 +360,28 @@ class SearchService:
     def _rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         assert self.reranker is not None
         scores = self.reranker.rerank(query, [h.text for h in hits])
+        if not all(math.isfinite(s) for s in scores):
+            raise BackendError(
+                f"The reranker {self.reranker.model} returned scores that are not numbers."
+            )
         order = sorted(range(len(hits)), key=lambda i: -scores[i])
         return [_with_score(hits[i], float(scores[i])) for i in order]
+
+
+def _fill_cosines(by_id: dict[int, Candidate], index: VectorIndex, qvec: Vectors) -> None:
+    """Lexical-only candidates get their cosine too, so fusion compares like with like.
+
+    ``index`` is the one the semantic side searched: a newer one could hold other chunks.
+    """
+    missing = [cid for cid, c in by_id.items() if c.cosine is None]
+    if not missing:
+        return
+    keys, matrix = index.vectors(missing)
+    if len(keys):
+        sims = matrix @ qvec
+        for key, sim in zip(keys.tolist(), sims.tolist(), strict=True):
+            if math.isfinite(sim):
+                by_id[key] = replace(by_id[key], cosine=float(sim))
 
 
 def _exact_top(
