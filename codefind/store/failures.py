@@ -11,6 +11,7 @@ does not.
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 from pathlib import Path
 
@@ -31,6 +32,9 @@ SQLITE_NOTADB = 26
 _CORRUPT = {SQLITE_CORRUPT, SQLITE_NOTADB}
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 _READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+LOW_SPACE = 1 << 20
+"""Free bytes below which an I/O error is taken for a full disk: SQLite reports a -shm or
+-wal file it cannot grow as ``SQLITE_IOERR``, not ``SQLITE_FULL``."""
 
 
 def sqlite_code(exc: sqlite3.Error) -> int | None:
@@ -49,7 +53,7 @@ def sqlite_failure(exc: sqlite3.Error, path: Path, what: str) -> IndexStoreError
     code = sqlite_code(exc)
     if code in _CORRUPT:
         return IndexCorruptError(f"The {what} {path} is damaged ({exc}).", path=str(path))
-    if code == SQLITE_FULL:
+    if code == SQLITE_FULL or (code == SQLITE_IOERR and free_bytes(path.parent) < LOW_SPACE):
         return no_space(path.parent)
     if code in (SQLITE_BUSY, SQLITE_LOCKED):
         return IndexStoreError(
@@ -78,6 +82,15 @@ def os_failure(exc: OSError, folder: Path, doing: str) -> IndexStoreError:
             "nothing was deleted."
         )
     return IndexStoreError(f"{doing.capitalize()} in {folder} failed: {exc.strerror or exc}.")
+
+
+def free_bytes(folder: Path) -> int:
+    """Bytes free for this process in ``folder``'s file system (huge if unknown)."""
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return 1 << 62
+    return stats.f_bavail * stats.f_frsize
 
 
 def no_space(folder: Path) -> IndexStoreError:

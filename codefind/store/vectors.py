@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from codefind.atomic import atomic_path, atomic_write_bytes
 from codefind.errors import IndexStoreError
-from codefind.store.failures import no_space, os_failure
+from codefind.store.failures import free_bytes, no_space, os_failure
 
 VECTOR_FORMAT = 1
 DTYPE = "f16"  # pinned: USearch would otherwise pick bf16/f16/f32 by CPU
@@ -280,7 +280,7 @@ class VectorWriter:
         try:
             self._index.save(str(path))
         except RuntimeError as exc:
-            if _free_bytes(path.parent) < needed:
+            if free_bytes(path.parent) < needed:
                 raise no_space(path.parent) from exc
             raise IndexStoreError(
                 f"Writing the vector index {path.parent} failed ({exc})."
@@ -306,14 +306,6 @@ def _reserve(path: Path, size: int) -> None:
             raise
     finally:
         os.close(fd)
-
-
-def _free_bytes(folder: Path) -> int:
-    try:
-        stats = os.statvfs(folder)
-    except OSError:
-        return 1 << 62
-    return stats.f_bavail * stats.f_frsize
 
 
 def _current_file(vector_dir: Path, name: str) -> str | None:
