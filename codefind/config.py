@@ -60,9 +60,13 @@ class SGLangSettings:
     """A second SGLang server that serves a Qwen3-Reranker (one server serves one model)."""
     rerank_model: str = "Qwen/Qwen3-Reranker-4B"
     attempts: int = 5
-    """Tries per request before giving up (429, 5xx, timeouts); 1 = no retry."""
+    """Tries per request before giving up (429, 5xx); 1 = no retry. Timeouts are not retried."""
     retry_delay: float = 0.5
     """First backoff between tries, in seconds; it doubles on each retry."""
+    timeout: float = 30.0
+    """Seconds to wait for the answer to one indexing batch."""
+    query_timeout: float = 5.0
+    """Seconds to wait for a search query's vector before searching lexically."""
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,13 @@ class VoyageSettings:
     price_per_million_tokens: Mapping[str, float] = field(default_factory=dict)
     """Overrides of the built-in price table, model -> USD per million tokens."""
     attempts: int = 5
-    """Tries per request before giving up (429, 5xx, timeouts); 1 = no retry."""
+    """Tries per request before giving up (429, 5xx); 1 = no retry. Timeouts are not retried."""
     retry_delay: float = 0.5
     """First backoff between tries, in seconds; it doubles on each retry."""
+    timeout: float = 30.0
+    """Seconds to wait for the answer to one indexing batch."""
+    query_timeout: float = 5.0
+    """Seconds to wait for a search query's vector before searching lexically."""
 
 
 @dataclass(frozen=True)
@@ -293,7 +301,15 @@ def _retry_fields(name: str, section: SGLangSettings | VoyageSettings) -> dict[s
         raise ConfigError(f"Setting '{name}.retry_delay' must be a number of seconds.") from None
     if attempts < 1 or delay < 0:
         raise ConfigError(f"Settings '{name}.attempts' must be >= 1 and '{name}.retry_delay' >= 0.")
-    return {"attempts": attempts, "retry_delay": delay}
+    waits = {}
+    for key in ("timeout", "query_timeout"):
+        try:
+            waits[key] = float(getattr(section, key))
+        except (TypeError, ValueError):
+            waits[key] = -1.0
+        if not waits[key] > 0:
+            raise ConfigError(f"Setting '{name}.{key}' must be a positive number of seconds.")
+    return {"attempts": attempts, "retry_delay": delay, **waits}
 
 
 def _section(data: Mapping[str, Any], name: str) -> dict[str, Any]:
