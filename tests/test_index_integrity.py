@@ -6,16 +6,21 @@ Everything runs on real repositories with the real built-in model and real index
 
 from __future__ import annotations
 
+import json
+import math
+import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from codefind.config import Settings
 from codefind.embeddings.base import truncate
 from codefind.models import IndexReport
 from codefind.search import SearchFilters
-from codefind.store import Store, open_vector_index
+from codefind.store import Store, VectorWriter, open_vector_index
 from codefind.workspace import Workspace
+from tests.cliutil import codefind
 
 FILES = {
     "app/config.py": '''"""Settings for the app."""
@@ -137,3 +142,102 @@ def test_a_reader_sees_commits_made_after_a_filtered_search(repo: Path) -> None:
             assert semantic.semantic and "app/ping.py" in [h.path for h in semantic.hits]
     finally:
         reader.close()
+
+
+# --- item 4: bad vectors are never served for good ------------------------------------------
+
+
+def test_bad_cached_vectors_are_embedded_again_when_the_index_is_rebuilt(repo: Path) -> None:
+    first = index(repo)
+    workspace = Workspace.for_repository(repo, Settings())
+    cache = workspace.location.cache_dir / "embeddings.sqlite"
+    workspace.close()
+    db = sqlite3.connect(cache)
+    rows = db.execute("SELECT text_hash, vector FROM embeddings ORDER BY id LIMIT 4").fetchall()
+    good = [np.frombuffer(blob, dtype=np.float32) for _, blob in rows]
+    rotten = [-good[0], np.where(np.arange(384) == 7, np.nan, good[1]), 0 * good[2], good[3] / 2]
+    db.executemany(
+        "UPDATE embeddings SET vector = ? WHERE text_hash = ?",
+        [(v.astype(np.float32).tobytes(), key) for v, (key, _) in zip(rotten, rows, strict=True)],
+    )
+    db.commit()
+    db.close()
+    for path in (repo / ".git" / "codefind" / "vectors").iterdir():
+        path.unlink()  # the vector index is rebuilt from the cache
+    report = index(repo)
+    assert report.embedded == 4 and report.reused == first.chunks - 4
+    assert any("4 cached vectors were bad" in note for note in report.notes)
+    db = sqlite3.connect(cache)
+    repaired = dict(db.execute("SELECT text_hash, vector FROM embeddings").fetchall())
+    db.close()
+    for vector, (key, _) in zip(good, rows, strict=True):
+        assert np.array_equal(np.frombuffer(repaired[key], dtype=np.float32), vector)
+    assert_vectors_match_texts(repo)
+
+
+def test_json_never_prints_nan_even_from_an_index_of_bad_vectors(repo: Path) -> None:
+    index(repo)
+    workspace = Workspace.for_repository(repo, Settings())
+    model_id, folder = workspace.embedder.model_id, workspace.location.index_dir
+    store = Store.open(workspace.location)
+    current = open_vector_index(folder, model_id, 384)
+    writer = VectorWriter(folder, model_id, 384, current, state_id=store.state.state_id)
+    bad = current.keys()[:3]  # as written by a codefind that did not check vectors
+    writer.add(bad, np.full((len(bad), 384), np.nan, dtype=np.float32))
+    writer.save(generation=store.state.generation)
+    store.close()
+    workspace.close()
+    for mode in ("hybrid", "semantic"):
+        result = codefind(
+            "search", "settings file", "--json", "--no-update", "--mode", mode, cwd=repo
+        )
+        assert result.returncode == 0, result.stderr
+        assert "NaN" not in result.stdout and "Infinity" not in result.stdout
+        for line in result.stdout.splitlines():
+            assert math.isfinite(json.loads(line)["score"])
+
+
+# --- item 8: a chunk's vector depends on its text alone -------------------------------------
+
+
+def test_an_incremental_index_and_a_fresh_one_hold_identical_vectors(repo: Path, git_repo) -> None:  # type: ignore[no-untyped-def]
+    extra = {
+        "app/text.py": '''def reverse_words(sentence):
+    """Flip the order of the words in a string."""
+    return " ".join(reversed(sentence.split()))
+
+
+def shout(text):
+    """Upper-case text with an exclamation mark."""
+    return text.upper() + "!"
+'''
+    }
+    index(repo)
+    (repo / "app/text.py").write_text(extra["app/text.py"])
+    index(repo)  # the new chunks are embedded on their own
+    fresh = git_repo({**FILES, **extra}, name="fresh")
+    index(fresh)  # the same chunks are embedded among all the others
+    assert cached_vectors(repo) == cached_vectors(fresh)
+    scores = []
+    for checkout in (repo, fresh):
+        workspace = Workspace.for_repository(checkout, Settings())
+        try:
+            result = workspace.search_service().search("reverse the words", mode="semantic")
+            scores.append([(h.path, h.start_line, h.score) for h in result.hits])
+        finally:
+            workspace.close()
+    assert scores[0] == scores[1]
+
+
+def cached_vectors(repo: Path) -> dict[bytes, bytes]:
+    """Text hash -> the exact bytes of its cached vector."""
+    workspace = Workspace.for_repository(repo, Settings())
+    db = sqlite3.connect(workspace.location.cache_dir / "embeddings.sqlite")
+    try:
+        return {
+            bytes(key): bytes(blob)
+            for key, blob in db.execute("SELECT text_hash, vector FROM embeddings")
+        }
+    finally:
+        db.close()
+        workspace.close()
