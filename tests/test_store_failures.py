@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import codefind.store.state as state_module
+from codefind.config import Settings
 from codefind.errors import IndexCorruptError, IndexStoreError
 from codefind.models import Chunk, SourceFile
 from codefind.store import (
@@ -32,6 +33,7 @@ from codefind.store import (
     open_vector_index,
     text_hash,
 )
+from codefind.workspace import Workspace
 from tests.cliutil import codefind
 
 FILES: dict[str, str | bytes] = {
@@ -287,3 +289,25 @@ def test_the_read_only_fallback_reads_a_database_it_cannot_lock(tmp_path: Path) 
         assert reader.read_only and reader.state.counts() == (1, 1)
     finally:
         os.chmod(location.index_dir, 0o755)
+
+
+def test_a_reader_that_met_damage_searches_again_once_a_writer_rebuilt_it(git_repo) -> None:  # type: ignore[no-untyped-def]
+    repo = git_repo(FILES)
+    run_json("index", cwd=repo)
+    state = repo / ".git" / "codefind" / "state.sqlite"
+    damage_page(state, page_of(state, "chunks_fts_data"))
+    reader = Workspace.for_repository(repo, Settings())
+    try:
+        service = reader.search_service()
+        with pytest.raises(IndexCorruptError) as caught:
+            service.search("parse item", mode="lexical")
+        assert "codefind index" in caught.value.message
+        writer = Workspace.for_repository(repo, Settings())
+        try:
+            report = writer.indexer().run()
+        finally:
+            writer.close()
+        assert report.embedded == 0 and any("damaged" in note for note in report.notes)
+        assert service.search("parse item", mode="lexical").hits, "the same reader works again"
+    finally:
+        reader.close()
