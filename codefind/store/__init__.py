@@ -129,15 +129,14 @@ class Store:
         path = location.index_dir / STATE_FILE
         try:
             state = StateDB(path)
-            problem = _marked_problem(state, location.index_dir / DAMAGE_MARK)
         except (IndexCorruptError, IndexFormatError) as exc:
             if isinstance(exc, IndexFormatError) and exc.newer:
                 raise
             return cls(location, _fresh_state(path, exc.message, notes))
+        problem = _marked_problem(state, location.index_dir / DAMAGE_MARK)
         if problem is not None:
             state.close()
-            message = f"The index database {path} is damaged ({problem})."
-            return cls(location, _fresh_state(path, message, notes))
+            return cls(location, _fresh_state(path, problem, notes))
         return cls(location, state)
 
     @property
@@ -155,13 +154,21 @@ class Store:
         self._state_inode = _inode(self.state.path)
 
     def refresh(self) -> None:
-        """Reopen the state database if a writer replaced it (it rebuilt a damaged one)."""
+        """Reopen the state database if a writer replaced it (it rebuilt a damaged one).
+
+        A new file that cannot be opened yet (a writer is still making it) is tried again
+        on the next call; until then the old view is kept.
+        """
         inode = _inode(self.state.path)
-        if inode is not None and inode != self._state_inode:
-            # The old connection is not closed here: another thread may be reading through
-            # it; it closes when the last reference goes.
-            self.state, self.read_only = _open_state_for_reading(self.state.path)
-            self._state_inode = inode
+        if inode is None or inode == self._state_inode:
+            return
+        try:
+            state, read_only = _open_state_for_reading(self.state.path)
+        except IndexStoreError:
+            return
+        # The old connection is not closed here: another thread may be reading through it;
+        # it closes when the last reference goes.
+        self.state, self.read_only, self._state_inode = state, read_only, inode
 
     def report_damage(self, damage: IndexCorruptError) -> None:
         """Leave the mark that makes the next writer check (and rebuild) the state."""
@@ -199,7 +206,7 @@ class Store:
 def _open_state_for_reading(path: Path) -> tuple[StateDB, str | None]:
     """The state read-only, and why it cannot be updated (``None`` when it can)."""
     folder = path.parent
-    if not path.exists():
+    if not path.exists() or path.stat().st_size == 0:  # SQLite reads 0 bytes as empty
         try:
             StateDB(path).close()  # an empty index: a search finds nothing rather than failing
         except IndexReadOnlyError as exc:
@@ -223,10 +230,17 @@ def _open_state_for_reading(path: Path) -> tuple[StateDB, str | None]:
 
 
 def _marked_problem(state: StateDB, mark: Path) -> str | None:
-    """If a reader marked the state as damaged: what the integrity check finds (mark cleared)."""
+    """If a reader marked the state as damaged: what the integrity checks find, in a sentence
+    (``None``: the database is sound after all). The mark is cleared either way."""
     if not mark.exists():
         return None
-    problem = state.integrity_problem()
+    try:
+        found = state.integrity_problem()
+        problem = (
+            None if found is None else f"The index database {state.path} is damaged ({found})."
+        )
+    except IndexCorruptError as exc:
+        problem = exc.message
     with contextlib.suppress(FileNotFoundError):
         mark.unlink()
     return problem
