@@ -36,7 +36,7 @@ import numpy as np
 
 from codefind.chunking import chunk_file, embedding_text
 from codefind.embeddings.base import Embedder, Vectors, truncate
-from codefind.errors import IndexCorruptError, IndexStoreError, Interrupted
+from codefind.errors import IndexCorruptError, IndexFormatError, IndexStoreError, Interrupted
 from codefind.models import FileSkipped, FileSource, IndexReport, SourceFile, WalkResult
 from codefind.store import (
     FileUpdate,
@@ -266,7 +266,7 @@ class Indexer:
         folder = self.location.index_dir
         try:
             index = open_vector_index(folder, self.embedder.model_id, self.dim, verify=True)
-        except IndexStoreError as exc:
+        except (IndexCorruptError, IndexFormatError) as exc:  # not a full disk, not an I/O error
             tally.notes.append(f"{exc.message} Rebuilt it from the embedding cache.")
             drop_vector_index(folder, self.embedder.model_id, self.dim)
             return VectorIndex(None, None)

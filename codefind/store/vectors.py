@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from codefind.atomic import atomic_path, atomic_write_bytes
-from codefind.errors import IndexStoreError
+from codefind.errors import IndexCorruptError, IndexFormatError, IndexStoreError
 from codefind.store.failures import free_bytes, no_space, os_failure
 
 VECTOR_FORMAT = 1
@@ -140,7 +140,9 @@ def open_vector_index(
         verify: Also check the data file's CRC-32 (reads the whole file; writers do this).
 
     Raises:
-        IndexStoreError: The manifest or data file is damaged or belongs to another model.
+        IndexCorruptError: The manifest or data file is damaged or belongs to another model.
+        IndexFormatError: Another codefind's format (rebuilt from the cache by a writer).
+        IndexStoreError: It cannot be read (an I/O error): nothing to rebuild.
     """
     manifest = read_manifest(folder, model_id, dim)
     for _ in range(OPEN_ATTEMPTS):
@@ -148,7 +150,7 @@ def open_vector_index(
             return VectorIndex(None, None)
         try:
             return VectorIndex(manifest, _open_data_file(folder, manifest, verify=verify))
-        except IndexStoreError:
+        except IndexCorruptError:
             newer = read_manifest(folder, model_id, dim)
             if newer == manifest:
                 raise
@@ -166,9 +168,9 @@ def _open_data_file(folder: Path, manifest: VectorManifest, *, verify: bool) -> 
     try:
         index = Index.restore(str(data), view=True)
     except Exception as exc:  # USearch raises bare RuntimeError/ValueError on bad files
-        raise IndexStoreError(f"The vector index {data} cannot be opened ({exc}).") from exc
+        raise _damaged(f"The vector index {data} cannot be opened ({exc}).", data) from exc
     if index is None or index.ndim != manifest.dim or len(index) != manifest.count:
-        raise IndexStoreError(f"The vector index {data} does not match its manifest.")
+        raise _damaged(f"The vector index {data} does not match its manifest.", data)
     return index
 
 
@@ -180,15 +182,19 @@ def read_manifest(folder: Path, model_id: str, dim: int) -> VectorManifest | Non
         manifest = VectorManifest(**raw)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, TypeError) as exc:
-        raise IndexStoreError(f"The vector manifest {path} is damaged ({exc}).") from exc
+    except OSError as exc:
+        raise os_failure(exc, path.parent, "reading the vector index") from exc
+    except (ValueError, TypeError) as exc:
+        raise _damaged(f"The vector manifest {path} is damaged ({exc}).", path) from exc
     if manifest.format != VECTOR_FORMAT:
-        raise IndexStoreError(
+        raise IndexFormatError(
             f"The vector index {path.name} has format {manifest.format}; this codefind "
-            f"reads format {VECTOR_FORMAT}. It will be rebuilt from the embedding cache."
+            f"reads format {VECTOR_FORMAT}. It will be rebuilt from the embedding cache.",
+            newer=manifest.format > VECTOR_FORMAT,
         )
     if manifest.model_id != model_id or manifest.dim != dim:
-        raise IndexStoreError(f"The vector manifest {path} describes another model or dimension.")
+        message = f"The vector manifest {path} describes another model or dimension."
+        raise _damaged(message, path)
     return manifest
 
 
@@ -319,12 +325,19 @@ def _current_file(vector_dir: Path, name: str) -> str | None:
 def _check_data_file(path: Path, manifest: VectorManifest, *, verify: bool) -> None:
     try:
         size = path.stat().st_size
+        crc = _crc32(path) if verify and size == manifest.size else manifest.crc32
     except FileNotFoundError:
-        raise IndexStoreError(f"The vector index file {path} is missing.") from None
+        raise _damaged(f"The vector index file {path} is missing.", path) from None
+    except OSError as exc:
+        raise os_failure(exc, path.parent, "reading the vector index") from exc
     if size != manifest.size:
-        raise IndexStoreError(f"The vector index file {path} is truncated or damaged.")
-    if verify and _crc32(path) != manifest.crc32:
-        raise IndexStoreError(f"The vector index file {path} is damaged (checksum mismatch).")
+        raise _damaged(f"The vector index file {path} is truncated or damaged.", path)
+    if crc != manifest.crc32:
+        raise _damaged(f"The vector index file {path} is damaged (checksum mismatch).", path)
+
+
+def _damaged(message: str, path: Path) -> IndexCorruptError:
+    return IndexCorruptError(message, path=str(path))
 
 
 def _crc32(path: Path) -> int:
