@@ -66,9 +66,13 @@ class SGLangSettings:
     """A second SGLang server that serves a Qwen3-Reranker (one server serves one model)."""
     rerank_model: str = "Qwen/Qwen3-Reranker-4B"
     attempts: int = 5
-    """Tries per request before giving up (429, 5xx, timeouts); 1 = no retry."""
+    """Tries per request before giving up (429, 5xx); 1 = no retry. Timeouts are not retried."""
     retry_delay: float = 0.5
     """First backoff between tries, in seconds; it doubles on each retry."""
+    timeout: float = 30.0
+    """Seconds to wait for the answer to one indexing batch."""
+    query_timeout: float = 5.0
+    """Seconds to wait for a search query's vector before searching lexically."""
 
 
 @dataclass(frozen=True)
@@ -82,9 +86,13 @@ class VoyageSettings:
     price_per_million_tokens: Mapping[str, float] = field(default_factory=dict)
     """Overrides of the built-in price table, model -> USD per million tokens."""
     attempts: int = 5
-    """Tries per request before giving up (429, 5xx, timeouts); 1 = no retry."""
+    """Tries per request before giving up (429, 5xx); 1 = no retry. Timeouts are not retried."""
     retry_delay: float = 0.5
     """First backoff between tries, in seconds; it doubles on each retry."""
+    timeout: float = 30.0
+    """Seconds to wait for the answer to one indexing batch."""
+    query_timeout: float = 5.0
+    """Seconds to wait for a search query's vector before searching lexically."""
 
 
 @dataclass(frozen=True)
@@ -357,7 +365,13 @@ def _retry_fields(name: str, section: SGLangSettings | VoyageSettings) -> dict[s
     if isinstance(section, VoyageSettings):
         for model, price in section.price_per_million_tokens.items():
             _in_range(f"voyage.price_per_million_tokens.{model}", float(price), 0.0, 1e6)
-    return {"attempts": attempts, "retry_delay": delay}
+    waits = {}
+    for key in ("timeout", "query_timeout"):
+        value = float(getattr(section, key))
+        if not value > 0:
+            raise ConfigError(f"Setting '{name}.{key}' must be a positive number of seconds.")
+        waits[key] = _in_range(f"{name}.{key}", value, 0.0, 86400.0)
+    return {"attempts": attempts, "retry_delay": delay, **waits}
 
 
 def _section(data: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -404,10 +418,12 @@ _FIELDS: dict[tuple[str, ...], _Kind] = {
     ("sglang", "api_key"): "str", ("sglang", "instruction"): "str",
     ("sglang", "rerank_url"): "str", ("sglang", "rerank_model"): "str",
     ("sglang", "attempts"): "int", ("sglang", "retry_delay"): "float",
+    ("sglang", "timeout"): "float", ("sglang", "query_timeout"): "float",
     ("voyage",): "table", ("voyage", "model"): "str", ("voyage", "url"): "str",
     ("voyage", "api_key"): "str", ("voyage", "rerank_model"): "str",
     ("voyage", "price_per_million_tokens"): "prices", ("voyage", "attempts"): "int",
-    ("voyage", "retry_delay"): "float",
+    ("voyage", "retry_delay"): "float", ("voyage", "timeout"): "float",
+    ("voyage", "query_timeout"): "float",
 }  # fmt: skip
 """Every key codefind reads, and the TOML type its value must have."""
 

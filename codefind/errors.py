@@ -127,8 +127,29 @@ class IndexFormatError(IndexStoreError):
         self.newer = newer
 
 
+class IndexCorruptError(IndexStoreError):
+    """A file of the index is damaged: SQLite reports corruption, or an integrity check failed.
+
+    Only this (and an older ``IndexFormatError``) lets a writer rebuild what is derived;
+    a full disk, a lock or an I/O error is reported and nothing is deleted. ``path`` is
+    the damaged file.
+    """
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 class IndexLockedError(IndexStoreError):
     """Another codefind process is writing this index."""
+
+
+class IndexReadOnlyError(IndexLockedError):
+    """The index folder cannot be written (a read-only mount, another user's checkout).
+
+    A kind of ``IndexLockedError`` because callers treat both alike: the index cannot be
+    updated now, so search it as it is.
+    """
 
 
 class ConsentError(CodefindError):

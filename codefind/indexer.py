@@ -12,6 +12,10 @@ One run, in three phases (each resumable, so a killed run loses at most one batc
    embedding phase an intermediate index is written every so often, so search works on what
    is done; on an error or Ctrl-C the partial index is written before giving up.
 
+Damage heals here: a state database found damaged during the run is rebuilt and the run
+starts over (vectors then come from the cache), and a vector index built for another state
+database (its chunk ids mean other chunks) is rebuilt from the cache.
+
 The indexer prints nothing: it reports ``IndexProgress`` to a callback and returns an
 ``IndexReport``. Cancelling (``cancel`` event) stops at the next batch and raises
 ``Interrupted`` after saving.
@@ -19,6 +23,7 @@ The indexer prints nothing: it reports ``IndexProgress`` to a callback and retur
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter, deque
@@ -31,7 +36,7 @@ import numpy as np
 
 from codefind.chunking import chunk_file, embedding_text
 from codefind.embeddings.base import Embedder, Vectors, truncate
-from codefind.errors import IndexStoreError, Interrupted
+from codefind.errors import IndexCorruptError, IndexFormatError, IndexStoreError, Interrupted
 from codefind.models import FileSkipped, FileSource, IndexReport, SourceFile, WalkResult
 from codefind.store import (
     FileUpdate,
@@ -134,12 +139,10 @@ class Indexer:
         ):
             store = Store.open_for_writing(self.location, tally.notes)
             try:
-                walk = self._update_files(store, tally)
-                self._update_vectors(store, tally)
+                walk, skipped = self._update_healing(store, tally)
                 files, chunks = store.state.counts()
-                skipped: Counter[str] = Counter(walk.skipped)
-                skipped.update(store.state.skip_counts())
             finally:
+                tally.notes.extend(store.cache.notes)
                 store.close()
         self._report("done", 1, 1)
         return IndexReport(
@@ -156,6 +159,24 @@ class Indexer:
             dim=self.dim,
             notes=(*walk.notes, *tally.notes),
         )
+
+    def _update_healing(self, store: Store, tally: _Tally) -> tuple[WalkResult, Counter[str]]:
+        """Both phases; if the state database turns out damaged, rebuild it and run again."""
+        try:
+            return self._update(store, tally)
+        except IndexCorruptError as damage:
+            if damage.path != str(store.state.path):
+                raise
+            store.rebuild_state(damage, tally.notes)
+            tally.reused = tally.removed = 0
+            return self._update(store, tally)
+
+    def _update(self, store: Store, tally: _Tally) -> tuple[WalkResult, Counter[str]]:
+        walk = self._update_files(store, tally)
+        self._update_vectors(store, tally)
+        skipped: Counter[str] = Counter(walk.skipped)
+        skipped.update(store.state.skip_counts())
+        return walk, skipped
 
     # --- phase 1: files ------------------------------------------------------------------
 
@@ -190,19 +211,31 @@ class Indexer:
     # --- phases 2 and 3: embeddings and vectors --------------------------------------------
 
     def _update_vectors(self, store: Store, tally: _Tally) -> None:
-        index = self._open_vectors(tally)
+        index = self._open_vectors(store, tally)
         generation = store.state.generation
         hashes = store.state.chunk_hashes()
         if index.generation == generation and index.count == len(hashes):
             return
         present = set(index.keys().tolist())
-        writer = VectorWriter(self.location.index_dir, self.embedder.model_id, self.dim, index)
+        writer = VectorWriter(
+            self.location.index_dir,
+            self.embedder.model_id,
+            self.dim,
+            index,
+            state_id=store.state.state_id,
+        )
         writer.remove(np.fromiter((k for k in present if k not in hashes), np.uint64))
         ids_by_hash: dict[bytes, list[int]] = {}
         for cid, digest in hashes.items():
             if cid not in present:
                 ids_by_hash.setdefault(digest, []).append(cid)
+        rejected = store.cache.rejected
         cached = store.cache.get_many(self.embedder.model_id, ids_by_hash)
+        if store.cache.rejected > rejected:
+            tally.notes.append(
+                f"{store.cache.rejected - rejected} cached vectors were bad (not finite, not of "
+                "unit length, or failing their checksum); embedded those texts again."
+            )
         tally.reused += sum(len(ids_by_hash[h]) for h in cached)
         self._add(writer, ids_by_hash, cached)
         missing = [h for h in ids_by_hash if h not in cached]
@@ -221,19 +254,31 @@ class Indexer:
             self._embed_missing(store, writer, texts, ids_by_hash, tally)
         except BaseException:
             # Keep what was embedded searchable; generation -1 makes the next run sync again.
-            writer.save(generation=-1)
+            # If that fails too (a full disk), the first error is the one to report.
+            with contextlib.suppress(IndexStoreError):
+                writer.save(generation=-1)
             raise
         self._report("save", 0, 1)
         writer.save(generation=generation)
 
-    def _open_vectors(self, tally: _Tally) -> VectorIndex:
+    def _open_vectors(self, store: Store, tally: _Tally) -> VectorIndex:
+        """The current vector index, or an empty one when it must be rebuilt from the cache."""
         folder = self.location.index_dir
         try:
-            return open_vector_index(folder, self.embedder.model_id, self.dim, verify=True)
-        except IndexStoreError as exc:
+            index = open_vector_index(folder, self.embedder.model_id, self.dim, verify=True)
+        except (IndexCorruptError, IndexFormatError) as exc:  # not a full disk, not an I/O error
             tally.notes.append(f"{exc.message} Rebuilt it from the embedding cache.")
             drop_vector_index(folder, self.embedder.model_id, self.dim)
             return VectorIndex(None, None)
+        if index.manifest is not None and index.manifest.state_id != store.state.state_id:
+            # Its keys are chunk ids of another database: a rebuilt state numbers from 1 again.
+            tally.notes.append(
+                f"The vector index {index.manifest.file} belongs to another state database "
+                "(the index database was rebuilt or replaced). Rebuilt it from the embedding "
+                "cache."
+            )
+            return VectorIndex(None, None)
+        return index
 
     def _embed_missing(
         self,

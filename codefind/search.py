@@ -12,10 +12,15 @@ Where a query goes::
 Filters (paths, globs, languages, categories) are applied *before* the top-k cut on both sides, never
 after, so a filtered search does not come back empty just because the best matches overall
 were elsewhere.
+
+One search uses one vector index (the same snapshot ranks semantic hits and gives lexical
+hits their cosines), and every score it returns is a finite number: a vector that is not
+finite (an index built from bad vectors) ranks nothing.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -26,7 +31,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from codefind.embeddings.base import Embedder, Reranker, Vectors, truncate
-from codefind.errors import BackendError, IndexStoreError
+from codefind.errors import BackendError, IndexCorruptError, IndexStoreError
 from codefind.fusion import LEXICAL_WEIGHT, Candidate, fuse, lexical_weight_for
 from codefind.lexical import identifier_key, query_tokens
 from codefind.models import FILE_CATEGORIES, SCOPE_CATEGORIES, Hit, Scope, SearchMode
@@ -153,7 +158,29 @@ class SearchService:
 
         Raises:
             BackendError: The embedding backend failed for the query.
+            IndexCorruptError: The state database is damaged (the next indexing run is told
+                to check and rebuild it).
         """
+        try:
+            return self._search(
+                query, limit=limit, mode=mode, filters=filters, rerank=rerank, scope=scope
+            )
+        except IndexCorruptError as damage:
+            self.store.report_damage(damage)
+            damage.message += " Run `codefind index` to rebuild it."
+            damage.args = (damage.message,)
+            raise
+
+    def _search(
+        self,
+        query: str,
+        *,
+        limit: int,
+        mode: SearchMode,
+        filters: SearchFilters | None,
+        rerank: bool,
+        scope: Scope,
+    ) -> SearchResult:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         warnings: list[str] = []
@@ -173,6 +200,9 @@ class SearchService:
         if SCOPE_CATEGORIES[scope]:
             filters = replace(filters or SearchFilters(), categories=SCOPE_CATEGORIES[scope])
         with self._lock:
+            self.store.refresh()
+            if self.store.read_only:
+                warnings.append(self.store.read_only)
             allowed = self._allowed_ids(filters)
             lexical = (
                 []
@@ -301,7 +331,7 @@ class SearchService:
         else:
             found = _exact_top(index.vectors(allowed), qvec, depth)
         timings["ann"] = (time.perf_counter() - started) * 1000
-        return found
+        return [(cid, sim) for cid, sim in found if math.isfinite(sim)]
 
     @property
     def _multilingual(self) -> bool:
@@ -440,6 +470,10 @@ class SearchService:
     def _rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         assert self.reranker is not None
         scores = self.reranker.rerank(query, [h.text for h in hits])
+        if not all(math.isfinite(s) for s in scores):
+            raise BackendError(
+                f"The reranker {self.reranker.model} returned scores that are not numbers."
+            )
         order = sorted(range(len(hits)), key=lambda i: -scores[i])
         return [_with_score(hits[i], float(scores[i])) for i in order]
 
@@ -467,7 +501,7 @@ def _fill_cosines(candidates: list[Candidate], index: VectorIndex, qvec: Vectors
     sims = dict(zip(keys.tolist(), (matrix @ qvec).tolist(), strict=True)) if len(keys) else {}
     for i in missing:
         sim = sims.get(candidates[i].chunk_id)
-        if sim is not None:
+        if sim is not None and math.isfinite(sim):  # a bad vector ranks nothing
             candidates[i] = replace(candidates[i], cosine=float(sim))
 
 

@@ -24,7 +24,9 @@ Usage::
 Failure injection is a queue of ``Scripted`` answers consumed by POST requests (optionally only
 those to one path): any status with the real error body for that server, extra headers such as
 ``Retry-After``, a delay (for client timeouts), a malformed body, or vectors of a wrong
-dimension. ``dead_url()`` gives an address where nothing listens (connection refused).
+dimension, or the answer's items in reverse order (as a reordering proxy might send them).
+``dead_url()`` gives an address where nothing listens (connection refused); ``SilentServer``
+accepts connections and never answers.
 """
 
 from __future__ import annotations
@@ -125,6 +127,8 @@ class Scripted:
         delay: Seconds to wait before answering (longer than the client's timeout = timeout).
         malformed: Answer 200 with a body that is not JSON.
         wrong_dim: Answer normally but with vectors of this dimension.
+        reversed: Answer normally but list the embeddings last input first (each keeps its
+            ``index``).
         path: Only requests to this path consume this answer (default: any POST).
     """
 
@@ -134,6 +138,7 @@ class Scripted:
     delay: float = 0.0
     malformed: bool = False
     wrong_dim: int | None = None
+    reversed: bool = False
     path: str | None = None
 
 
@@ -220,6 +225,10 @@ class FakeServer:
     def wrong_dim_next(self, dim: int, *, times: int = 1) -> None:
         """The next ``times`` embedding requests get vectors of dimension ``dim``."""
         self.script(*[Scripted(wrong_dim=dim)] * times)
+
+    def reversed_next(self, *, times: int = 1) -> None:
+        """The next ``times`` embedding answers list their items in reverse order."""
+        self.script(*[Scripted(reversed=True)] * times)
 
     def posts(self, path: str | None = None) -> list[RecordedRequest]:
         """Recorded POST requests (to ``path`` only, when given)."""
@@ -499,6 +508,8 @@ class SGLangServer(FakeServer):
             vector = matryoshka(fake_embedding(text, max(dim, self.dim)), dim)
             embedding: Any = encode_base64(vector) if encoding == "base64" else vector.tolist()
             data.append({"embedding": embedding, "index": i, "object": "embedding"})
+        if scripted is not None and scripted.reversed:
+            data.reverse()
         tokens = sum(fake_tokens(t) + 1 for t in texts)
         usage = {
             "prompt_tokens": tokens,
@@ -646,6 +657,8 @@ class VoyageServer(FakeServer):
                 else vector.tolist()
             )
             data.append({"object": "embedding", "embedding": embedding, "index": i})
+        if scripted is not None and scripted.reversed:
+            data.reverse()
         usage = {"total_tokens": total}
         return _Answer(
             200, {"object": "list", "data": data, "model": body["model"], "usage": usage}
@@ -685,3 +698,60 @@ def _voyage_dim(model: str, spec: dict[str, Any], requested: Any) -> tuple[int, 
             f"Supported values: {allowed}.",
         )
     return int(requested), None
+
+
+# --- a server that never answers -----------------------------------------------------------
+
+
+class SilentServer:
+    """Accepts connections on 127.0.0.1 and reads what is sent, but never answers.
+
+    ``connections`` counts the connections accepted: how many times a client tried.
+    """
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self._sock.settimeout(0.05)
+        self.port: int = self._sock.getsockname()[1]
+        self._held: list[socket.socket] = []
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT/v1``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def _accept(self) -> None:
+        while not self._closing.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            self._held.append(conn)  # kept open, never written to
+
+    def close(self) -> None:
+        """Stop accepting and drop the connections."""
+        self._closing.set()
+        self._thread.join()
+        for conn in self._held:
+            conn.close()
+        self._sock.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -179,11 +179,9 @@ def test_batch_order_is_restored_after_sorting_by_length(embedder: LocalEmbedder
     batched = embedder.embed_documents(texts)
     for row, text in zip(batched, texts, strict=True):
         alone = embedder.embed_documents([text])[0]
-        # int8 activations are quantized per batch, so a row may move a little with its
-        # batch-mates, never far: each row is still (by far) its own text's vector.
-        assert cosine(row, alone) > 0.98
-        others = [cosine(row, embedder.embed_documents([t])[0]) for t in texts if t != text]
-        assert cosine(row, alone) > max(others)
+        # Each text runs alone (int8 activations are quantized per call), so a row is its
+        # text's vector bit for bit, whatever its batch-mates.
+        assert np.array_equal(row, alone)
 
 
 def test_blank_inputs_give_zero_vectors_without_loading_the_model() -> None:

@@ -167,7 +167,7 @@ def test_damaged_state_is_rebuilt_by_a_writer(tmp_path: Path) -> None:
 
 def test_vector_index_round_trip_and_incremental_update(tmp_path: Path) -> None:
     vectors = unit(50, 32)
-    writer = VectorWriter(tmp_path, "m", 32, VectorIndex(None, None))
+    writer = VectorWriter(tmp_path, "m", 32, VectorIndex(None, None), state_id="s")
     writer.add(np.arange(1, 51, dtype=np.uint64), vectors)
     manifest = writer.save(generation=7)
     assert manifest.count == 50 and manifest.dtype == "f16"
@@ -176,17 +176,21 @@ def test_vector_index_round_trip_and_incremental_update(tmp_path: Path) -> None:
     assert keys[0] == 10 and sims[0] == pytest.approx(1.0, abs=2e-3)
     assert index.generation == 7
 
-    writer = VectorWriter(tmp_path, "m", 32, index)
+    writer = VectorWriter(tmp_path, "m", 32, index, state_id="s")
     writer.remove(np.array([10], dtype=np.uint64))
     writer.save(generation=8)
     updated = open_vector_index(tmp_path, "m", 32)
     assert updated.count == 49 and 10 not in updated.keys().tolist()
     assert index.search(vectors[9], 1)[0][0] == 10, "an old reader keeps its view"
-    assert len(list((tmp_path / "vectors").glob("*.usearch"))) == 1, "old data files are removed"
+    files = sorted(p.name for p in (tmp_path / "vectors").glob("*.usearch"))
+    assert files == ["m-32.1.usearch", "m-32.2.usearch"], "the previous file stays for readers"
+    VectorWriter(tmp_path, "m", 32, updated, state_id="s").save(generation=9)
+    files = sorted(p.name for p in (tmp_path / "vectors").glob("*.usearch"))
+    assert files == ["m-32.2.usearch", "m-32.3.usearch"], "older data files are removed"
 
 
 def test_vectors_for_keys_returns_only_present_ones(tmp_path: Path) -> None:
-    writer = VectorWriter(tmp_path, "m", 16, VectorIndex(None, None))
+    writer = VectorWriter(tmp_path, "m", 16, VectorIndex(None, None), state_id="s")
     matrix = unit(5, 16)
     writer.add(np.arange(1, 6, dtype=np.uint64), matrix)
     writer.save(generation=1)
@@ -203,7 +207,7 @@ def test_missing_vector_index_is_empty(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "zero"])
 def test_damaged_vector_file_is_detected(tmp_path: Path, damage: str) -> None:
-    writer = VectorWriter(tmp_path, "m", 16, VectorIndex(None, None))
+    writer = VectorWriter(tmp_path, "m", 16, VectorIndex(None, None), state_id="s")
     writer.add(np.arange(1, 41, dtype=np.uint64), unit(40, 16))
     manifest = writer.save(generation=1)
     data = tmp_path / "vectors" / manifest.file
@@ -220,7 +224,7 @@ def test_damaged_vector_file_is_detected(tmp_path: Path, damage: str) -> None:
 
 
 def test_manifest_of_another_model_is_refused(tmp_path: Path) -> None:
-    writer = VectorWriter(tmp_path, "model-a", 16, VectorIndex(None, None))
+    writer = VectorWriter(tmp_path, "model-a", 16, VectorIndex(None, None), state_id="s")
     writer.add(np.arange(1, 3, dtype=np.uint64), unit(2, 16))
     writer.save(generation=1)
     manifest = next((tmp_path / "vectors").glob("*.json"))

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from codefind.errors import BackendError
 
@@ -105,6 +105,30 @@ def plan_batches(costs: Sequence[int], max_items: int, max_tokens: int) -> list[
     return batches
 
 
+# --- answers -------------------------------------------------------------------------------
+
+
+def in_input_order(items: Sequence[tuple[object, Any]], count: int) -> list[Any] | None:
+    """The embeddings of an answer in input order, by each item's ``index`` field.
+
+    ``items`` are (index, embedding) pairs as a server sent them. Both APIs number their
+    answers, and a proxy may reorder them, so an answer is matched by index, never by
+    position. ``None`` when the indexes are not exactly 0 .. count-1, each once.
+    """
+    if len(items) != count:
+        return None
+    ordered: list[Any] = [None] * count
+    seen = [False] * count
+    for index, embedding in items:
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < count:
+            return None
+        if seen[index]:
+            return None
+        seen[index] = True
+        ordered[index] = embedding
+    return ordered
+
+
 # --- retries -------------------------------------------------------------------------------
 
 
@@ -118,8 +142,9 @@ class RetryPolicy:
     """How hard a backend tries before it gives up with one clear message.
 
     Attributes:
-        attempts: Tries in all for a failure worth retrying (429, 5xx, timeouts, malformed
-            answers).
+        attempts: Tries in all for a failure worth retrying (429, 5xx, malformed answers).
+            A timeout is not retried: a server that did not answer in time has had its
+            chance, and waiting again would multiply the wait by the attempts.
         connect_attempts: Tries in all when nothing answers at the address (connection
             refused, unknown host): a server that is down rarely comes back within seconds,
             and the user should hear about it quickly.

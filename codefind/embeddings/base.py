@@ -8,6 +8,11 @@ Why always native: the embedding cache stores one full vector per text, and an i
 smaller dimension is derived from it by ``truncate`` (Matryoshka: keep the first ``dim``
 components, re-normalise), the same arithmetic SGLang and Voyage apply on their side. So a
 dimension switch never sends anything to a model again.
+
+Why vectors are checked at this boundary (``vector_problem``): whatever a backend returns is
+cached for good, keyed by the text. A vector that is not finite, is all zeros, or has the
+wrong dimension would then rank (or break) that chunk on every later run, so such an answer
+is an error here, never a cache entry.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -146,6 +152,9 @@ class Embedder(ABC):
                     f"{self.backend} returned vectors of shape {vectors.shape}, expected "
                     f"({len(keep)}, {self.dimensions.native}) for {self.model}."
                 )
+            problem = vector_problem(vectors, self.dimensions.native)
+            if problem is not None:
+                raise BackendError(f"{self.backend} returned {problem} for {self.model}.")
             out[keep] = normalize(vectors)
         return out
 
@@ -161,6 +170,23 @@ class Reranker(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+
+def vector_problem(vectors: npt.NDArray[Any], native: int) -> str | None:
+    """What makes a model's answer unusable, in words, or ``None`` when it is fine.
+
+    Checked: the dimension, values that are not finite (NaN, infinity), and rows of zero
+    length (no direction: they would score 0 against everything, for good).
+    """
+    matrix = np.asarray(vectors)
+    if matrix.ndim != 2 or matrix.shape[1] != native:
+        got = matrix.shape[1] if matrix.ndim == 2 else "x".join(map(str, matrix.shape))
+        return f"{got}-dimensional vectors (expected {native})"
+    if not np.isfinite(matrix).all():
+        return "vectors with NaN or infinite values"
+    if len(matrix) and not (np.linalg.norm(matrix.astype(np.float64), axis=1) > 1e-12).all():
+        return "all-zero vectors"
+    return None
 
 
 def normalize(vectors: npt.NDArray[np.floating]) -> Vectors:

@@ -16,8 +16,14 @@ Why it looks the way it does:
   (size, mtime) stamp is remembered per process, so a second embedder does not hash again.
 - Identified by its weights: ``model_id`` carries the first 12 hex digits of the ONNX file's
   sha256, so vectors of a different build never mix with cached ones.
-- Fast on two cores: texts are sorted by token length and padded per sub-batch, so little
-  compute is spent on padding; pooling and normalisation run inside the ONNX graph.
+- A function of the text alone: each text runs through the model on its own, so a chunk's
+  vector is the same bit for bit whatever else is embedded with it (an incremental run and a
+  fresh one rank alike). Batching changes vectors for two reasons: padding, and the int8
+  graph's dynamically quantised matmuls, which compute one scale over the whole input tensor,
+  i.e. over every text in the batch (cosine of a text batched vs alone: 0.994, even with no
+  padding at all). One text per call costs ~10% of throughput on two cores (measured with
+  benchmarks/bench_model.py's mix: ~10,400 -> ~9,300 tokens/s), well within the 6,000 tokens/s
+  budget. Pooling and normalisation run inside the ONNX graph.
 - Honest about length: inputs longer than the model's window are cut to ``max_tokens``
   (counting [CLS] and [SEP]) and counted in ``truncated``; no input is ever dropped.
 """
@@ -49,9 +55,10 @@ BUILTIN_DIR = Path(__file__).resolve().parent.parent / "builtin_models"
 MANIFEST_NAME = "manifest.json"
 MAX_DEFAULT_THREADS = 8
 """More intra-op threads than this buys little for a 22M-parameter encoder."""
-SUB_BATCH_TOKENS = 512
-"""Padded tokens per onnxruntime call after sorting by length: 2 chunks of 256 tokens, 32 of
-16. Small calls keep activations in cache; measured in benchmarks/bench_model.py (--sweep)."""
+SUB_BATCH_TOKENS = 0
+"""Padded tokens per onnxruntime call; 0 = one text per call, which codefind always uses (see
+the module docstring). Benchmarks may set a budget (e.g. 512: texts sorted by length, padded
+per call) to measure what batching would gain; vectors then depend on their batch-mates."""
 MAX_SUB_BATCH = 64
 DEFAULT_BATCH_SIZE = 64
 """Texts per ``embed_documents`` call the indexer makes (several sub-batches, one sort)."""
@@ -294,8 +301,9 @@ class LocalEmbedder(Embedder):
             model_dir: Load from this folder instead of the shipped one (a copy for tests,
                 or an fp32 export for benchmarks); it must hold a manifest.
             batch_size: Texts per ``embed_documents`` call the indexer should make.
-            sub_batch_tokens: Padded tokens per onnxruntime call (at least one text, at
-                most ``MAX_SUB_BATCH``) after sorting by length.
+            sub_batch_tokens: 0 (the default): one text per onnxruntime call, so vectors are
+                a function of their text alone. Benchmarks only: padded tokens per call (at
+                least one text, at most ``MAX_SUB_BATCH``) after sorting by length.
 
         Raises:
             ConfigError: ``model`` is not shipped (and no ``model_dir`` is given).
@@ -308,7 +316,7 @@ class LocalEmbedder(Embedder):
         self.dimensions = Dimensions(native=self.manifest.dims)
         self.max_tokens = self.manifest.max_tokens
         self.batch_size = batch_size
-        self.sub_batch_tokens = max(1, sub_batch_tokens)
+        self.sub_batch_tokens = max(0, sub_batch_tokens)
         self.threads = threads if threads > 0 else default_threads()
         self.truncated = 0
         self._runtime: _Runtime | None = None
@@ -357,8 +365,18 @@ class LocalEmbedder(Embedder):
     def _embed(self, texts: list[str], *, query: bool) -> Vectors:
         runtime = self._loaded()
         ids = self._token_ids(runtime, texts)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
         out = np.empty((len(texts), self.dimensions.native), dtype=np.float32)
+        if self.sub_batch_tokens > 0:
+            self._embed_batched(runtime, ids, out)
+            return out
+        for row, text_ids in enumerate(ids):  # each alone: see the module docstring
+            out[row] = self._run(runtime, [text_ids])[0]
+        return out
+
+    def _embed_batched(self, runtime: _Runtime, ids: list[list[int]], out: Vectors) -> None:
+        """Benchmarks only: texts sorted by length, several per call (vectors then depend on
+        their batch-mates, see ``SUB_BATCH_TOKENS``)."""
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
         start = 0
         while start < len(order):
             width = len(ids[order[start]])  # the longest left: sorted descending
@@ -366,7 +384,6 @@ class LocalEmbedder(Embedder):
             rows = order[start : start + count]
             out[rows] = self._run(runtime, [ids[i] for i in rows])
             start += count
-        return out
 
     def _token_ids(self, runtime: _Runtime, texts: list[str]) -> list[list[int]]:
         if len(texts) == 1:  # a query: skip the batch machinery's thread hand-off

@@ -13,6 +13,11 @@ Why it is built this way (facts in ``reference/api-facts.md`` section 3):
   the client; ``truncation=True`` (the API default) stays on as a second guard.
 - The client's own retries are off (``max_retries=1`` is one attempt in voyageai 0.5.0):
   it ignores ``Retry-After`` and waits at least a second, so codefind retries itself.
+- Embeddings are requested through ``voyageai.Embedding.create``, not ``Client.embed``:
+  the client's answer object drops each vector's ``index``, and a proxy may reorder the
+  answer, so vectors are matched to inputs by index (``_remote.in_input_order``). Each
+  request has its own timeout: ``timeout`` for indexing batches, a short ``query_timeout``
+  for a search query (search then falls back to lexical hits); a timeout is not retried.
 - The API key comes from the settings (``VOYAGE_API_KEY`` or the config file) and is never
   put in a message: every text shown to the user passes through ``scrub``.
 - Prices are a dated table (``PRICES``), overridable in the settings, for the question codefind
@@ -22,6 +27,7 @@ Why it is built this way (facts in ``reference/api-facts.md`` section 3):
 from __future__ import annotations
 
 import functools
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,13 +44,14 @@ from codefind.embeddings._remote import (
     call_with_retries,
     cut_to_tokens,
     estimate_tokens,
+    in_input_order,
     parse_retry_after,
     plan_batches,
     retry_policy,
     scrub,
     shorten,
 )
-from codefind.embeddings.base import Dimensions, Embedder, Reranker, Vectors
+from codefind.embeddings.base import Dimensions, Embedder, Reranker, Vectors, vector_problem
 from codefind.errors import BackendError, ConfigError
 
 if TYPE_CHECKING:
@@ -186,14 +193,33 @@ class _VoyageClient:
                 )
             return self._client
 
-    def call(self, request: Callable[[Any], Any], what: str) -> Any:
-        """Run ``request(client)`` with retries; failures become one ``BackendError``."""
+    def call(self, request: Callable[[Any], Any], what: str, timeout: float | None = None) -> Any:
+        """Run ``request(client)`` with retries; failures become one ``BackendError``.
+
+        ``timeout`` is the wait ``request`` uses (for the message; default: the client's).
+        """
         client = self.client()
         return call_with_retries(
-            lambda: request(client), lambda exc: self.classify(exc, what), self.retry, self.sleep
+            lambda: request(client),
+            lambda exc: self.classify(exc, what, timeout),
+            self.retry,
+            self.sleep,
         )
 
-    def classify(self, exc: Exception, what: str) -> Failure:
+    def embed(self, inputs: list[str], timeout: float, **params: Any) -> Any:
+        """One raw ``POST /embeddings`` (the answer keeps each vector's ``index``)."""
+        from voyageai.api_resources.embedding import Embedding
+
+        return Embedding.create(  # type: ignore[no-untyped-call]
+            input=inputs,
+            api_key=self.api_key,
+            base_url=self.url,
+            request_timeout=timeout,
+            output_dtype=None,
+            **params,
+        )
+
+    def classify(self, exc: Exception, what: str, timeout: float | None = None) -> Failure:
         """How one failed attempt reads: the message, and whether to try again."""
         from voyageai import error as verr
 
@@ -219,11 +245,12 @@ class _VoyageClient:
                 retry_after=parse_retry_after(_headers(exc)),
             )
         if isinstance(exc, verr.Timeout):
+            wait = self.timeout if timeout is None else timeout
             return Failure(
                 self._error(
-                    f"Voyage AI at {self.url} did not answer {what} within {self.timeout:g} s."
-                ),
-                retryable=True,
+                    f"Voyage AI at {self.url} did not answer {what} within {wait:g} s (a slow "
+                    "connection: raise voyage.timeout, or voyage.query_timeout for searches)."
+                )
             )
         if isinstance(exc, verr.APIConnectionError):
             return Failure(
@@ -276,8 +303,11 @@ class VoyageEmbedder(Embedder):
     """voyage-code-3 or voyage-code-2 on Voyage AI's cloud API.
 
     Args:
-        settings: Model, URL, API key and price overrides.
-        timeout: Seconds to wait for one answer.
+        settings: Model, URL, API key, price overrides and timeouts.
+        timeout: Seconds to wait for the answer to one indexing batch (default: the
+            settings' ``timeout``).
+        query_timeout: Seconds to wait for a search query's vector (default: the settings'
+            ``query_timeout``); search falls back to lexical hits after it.
         retry: Attempts and backoff for transient failures.
         batch_size: Texts the indexer hands over per call (requests may split it further).
         max_concurrency: Requests in flight at once, across all callers.
@@ -292,7 +322,8 @@ class VoyageEmbedder(Embedder):
         self,
         settings: VoyageSettings,
         *,
-        timeout: float = 60.0,
+        timeout: float | None = None,
+        query_timeout: float | None = None,
         retry: RetryPolicy | None = None,
         batch_size: int = 128,
         max_concurrency: int = 4,
@@ -313,8 +344,10 @@ class VoyageEmbedder(Embedder):
         )
         self.tokens_used = 0
         """Tokens Voyage billed for this embedder's requests so far (from ``usage``)."""
+        self.timeout = settings.timeout if timeout is None else timeout
+        self.query_timeout = settings.query_timeout if query_timeout is None else query_timeout
         self._http = _VoyageClient(
-            settings, timeout=timeout, retry=retry or RetryPolicy(), sleep=sleep
+            settings, timeout=self.timeout, retry=retry or RetryPolicy(), sleep=sleep
         )
         self._slots = RequestSlots(max_concurrency)
         self._usage_lock = threading.Lock()
@@ -345,33 +378,41 @@ class VoyageEmbedder(Embedder):
         costs = [estimate_tokens(t) for t in inputs]
         batches = plan_batches(costs, MAX_TEXTS_PER_REQUEST, self.max_request_tokens)
         input_type = "query" if query else "document"
+        timeout = self.query_timeout if query else self.timeout
         calls = [
-            functools.partial(self._request, inputs[b.start : b.stop], input_type) for b in batches
+            functools.partial(self._request, inputs[b.start : b.stop], input_type, timeout)
+            for b in batches
         ]
         return np.vstack(self._slots.run_all(calls))
 
     # -- internals --
 
-    def _request(self, inputs: list[str], input_type: str) -> Vectors:
+    def _request(self, inputs: list[str], input_type: str, timeout: float) -> Vectors:
         def send(client: Any) -> Vectors:
-            result = client.embed(
+            response = self._http.embed(
                 inputs,
+                timeout,
                 model=self.model,
                 input_type=input_type,
                 truncation=True,
                 output_dimension=self.spec.request_dimension,
             )
-            vectors = self._check(result.embeddings, len(inputs))
+            vectors = self._check(response.data, len(inputs))
+            usage = getattr(response, "usage", None)
             with self._usage_lock:
-                self.tokens_used += int(result.total_tokens or 0)
+                self.tokens_used += int(getattr(usage, "total_tokens", 0) or 0)
             return vectors
 
-        vectors: Vectors = self._http.call(send, "the embedding request")
+        vectors: Vectors = self._http.call(send, "the embedding request", timeout)
         return vectors
 
-    def _check(self, embeddings: Any, count: int) -> Vectors:
-        if not isinstance(embeddings, list) or len(embeddings) != count:
+    def _check(self, data: Any, count: int) -> Vectors:
+        """The answer's vectors in input order (by ``index``), or an error saying what is wrong."""
+        if not isinstance(data, list):
             raise self._http.malformed(f"a batch of {count} texts")
+        embeddings = in_input_order([(d["index"], d["embedding"]) for d in data], count)
+        if embeddings is None:
+            raise self._http.malformed(f"a batch of {count} texts ({len(data)} vectors came back)")
         sizes = {len(e) for e in embeddings}
         native = self.dimensions.native
         if sizes != {native}:
@@ -382,8 +423,9 @@ class VoyageEmbedder(Embedder):
                 "check that it passes output_dimension through."
             )
         vectors = np.asarray(embeddings, dtype=np.float32)
-        if not np.isfinite(vectors).all():
-            raise self._http.malformed("the embedding request (NaN or infinite values)")
+        problem = vector_problem(vectors, native)
+        if problem is not None:
+            raise self._http.malformed(f"the embedding request ({problem})")
         return vectors
 
 
@@ -413,7 +455,10 @@ class VoyageReranker(Reranker):
             result = client.rerank(query, docs, model=self.model, top_k=None, truncation=True)
             scores: list[float | None] = [None] * len(docs)
             for item in result.results:
-                scores[int(item.index)] = float(item.relevance_score)
+                score = float(item.relevance_score)
+                if not math.isfinite(score):
+                    raise self._http.malformed("the rerank request (a score is not a number)")
+                scores[int(item.index)] = score
             if any(s is None for s in scores):
                 raise self._http.malformed("the rerank request (scores missing)")
             return [float(s) for s in scores if s is not None]

@@ -5,20 +5,30 @@ vector), survives branch switches, and makes a killed indexing run resumable: ea
 committed as soon as the model returns it, and the next run embeds only what is missing.
 Vectors are stored at the model's native dimension; smaller Matryoshka dimensions are derived
 from them (``embeddings.base.truncate``), so changing dimension never calls a model again.
+
+A bad vector must not be served for good, so every row carries a CRC-32 of its model, key and
+bytes, and ``get_many`` returns only vectors that pass it and are finite unit vectors; the
+others count as missing and are embedded again (``rejected`` counts them). The cache is only a
+cache: a file SQLite finds damaged is moved aside and a new one started (``notes`` says so).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+import time
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from codefind.errors import IndexStoreError
+from codefind.errors import IndexCorruptError
+from codefind.store.failures import is_corruption, os_failure, sqlite_failure
 
 Vectors = npt.NDArray[np.float32]
 
@@ -31,13 +41,44 @@ CREATE TABLE IF NOT EXISTS embeddings (
     model TEXT NOT NULL,
     text_hash BLOB NOT NULL,
     dim INTEGER NOT NULL,
-    vector BLOB NOT NULL
+    vector BLOB NOT NULL,
+    crc INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS embeddings_by_key ON embeddings (model, text_hash);
 """
 # The first layout (codefind before 2026-11-30): moved into ``embeddings`` on open.
 _OLD_TABLE = "vectors"
 _BATCH = 500  # SQLite's default limit on bound parameters is 999
+NORM_TOLERANCE = 1e-3
+"""How far from 1 a cached vector's length may be (float32 rounding is ~1e-7)."""
+WHAT = "embedding cache"
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _healing(
+    method: Callable[Concatenate[EmbeddingCache, _P], _R],
+) -> Callable[Concatenate[EmbeddingCache, _P], _R]:
+    """Run ``method``; if SQLite finds the file damaged, start a new cache and run it again.
+
+    Other SQLite failures (full, locked, I/O) become the store's errors and change nothing.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: EmbeddingCache, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            if not is_corruption(exc):
+                raise sqlite_failure(exc, self.path, WHAT) from exc
+            self._set_aside(str(exc))
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise sqlite_failure(exc, self.path, WHAT) from exc
+
+    return wrapper
 
 
 def text_hash(text: str) -> bytes:
@@ -50,40 +91,78 @@ class EmbeddingCache:
 
     Safe to use from several processes (SQLite locking, WAL) and from one thread at a time
     per instance.
+
+    Attributes:
+        rejected: Cached vectors found bad by ``get_many`` so far (served as missing).
+        notes: What was repaired, for the user (a damaged file moved aside).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.rejected = 0
+        self.notes: list[str] = []
         try:
-            self._db = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise IndexStoreError(
-                f"The embedding cache {path} is damaged ({exc}). Delete it; codefind will "
-                "embed again what it needs."
-            ) from exc
+            self._db = self._connect()
+        except IndexCorruptError as exc:
+            self._set_aside(exc.message, opened=False)
 
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise os_failure(exc, self.path.parent, "creating the cache folder") from exc
+        db: sqlite3.Connection | None = None
+        try:
+            db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            _migrate(db)
+            return db
+        except sqlite3.Error as exc:
+            if db is not None:
+                db.close()
+            raise sqlite_failure(exc, self.path, WHAT) from exc
+
+    def _set_aside(self, reason: str, *, opened: bool = True) -> None:
+        """Move a damaged cache file (with its WAL) aside and start a new, empty one.
+
+        The WAL goes first: a new database must never meet the old database's WAL.
+        """
+        if opened:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+        aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("-wal", "-shm", ""):
+            with contextlib.suppress(FileNotFoundError):
+                Path(f"{self.path}{suffix}").replace(f"{aside}{suffix}")
+        self.notes.append(
+            f"The embedding cache {self.path} was damaged ({reason}); moved it to {aside.name} "
+            "and started a new one (what it lacks is embedded again)."
+        )
+        self._db = self._connect()
+
+    @_healing
     def get_many(self, model: str, hashes: Iterable[bytes]) -> dict[bytes, Vectors]:
-        """Cached vectors for those of ``hashes`` that are present."""
+        """Cached vectors for those of ``hashes`` that are present and intact."""
         found: dict[bytes, Vectors] = {}
         wanted = list(dict.fromkeys(hashes))
         for start in range(0, len(wanted), _BATCH):
             part = wanted[start : start + _BATCH]
             marks = ",".join("?" * len(part))
             rows = self._db.execute(
-                f"SELECT text_hash, dim, vector FROM embeddings WHERE model = ? AND text_hash IN ({marks})",
+                f"SELECT text_hash, dim, vector, crc FROM embeddings WHERE model = ? AND text_hash IN ({marks})",
                 (model, *part),
             )
-            for key, dim, blob in rows:
-                vector = np.frombuffer(blob, dtype=np.float32)
-                if vector.shape == (dim,):
+            for key, dim, blob, crc in rows:
+                vector = _intact(model, bytes(key), int(dim), bytes(blob), crc)
+                if vector is None:
+                    self.rejected += 1
+                else:
                     found[bytes(key)] = vector
         return found
 
+    @_healing
     def missing(self, model: str, hashes: Sequence[bytes]) -> list[bytes]:
         """Those of ``hashes`` with no cached vector, in their order, without duplicates."""
         wanted = list(dict.fromkeys(hashes))
@@ -98,18 +177,26 @@ class EmbeddingCache:
             present.update(bytes(row[0]) for row in rows)
         return [h for h in wanted if h not in present]
 
+    @_healing
     def put_many(self, model: str, vectors: Mapping[bytes, Vectors]) -> None:
-        """Store vectors (committed before returning: this is the resume point)."""
-        rows = [
-            (model, key, int(vec.shape[0]), np.ascontiguousarray(vec, dtype=np.float32).tobytes())
-            for key, vec in vectors.items()
-        ]
+        """Store vectors (committed before returning: this is the resume point).
+
+        Only finite unit vectors are kept: anything else (a blank text's zero row) would be
+        rejected when read, so it is not worth a row.
+        """
+        rows = []
+        for key, vec in vectors.items():
+            blob = np.ascontiguousarray(vec, dtype=np.float32).tobytes()
+            if _intact(model, key, int(vec.shape[0]), blob, None) is not None:
+                rows.append((model, key, int(vec.shape[0]), blob, _crc(model, key, blob)))
         with self._db:
             self._db.executemany(
-                "INSERT OR REPLACE INTO embeddings (model, text_hash, dim, vector) VALUES (?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO embeddings (model, text_hash, dim, vector, crc) "
+                "VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
 
+    @_healing
     def count(self, model: str | None = None) -> int:
         """Number of cached vectors (of one model, or all)."""
         if model is None:
@@ -124,32 +211,77 @@ class EmbeddingCache:
         """Close the database."""
         self._db.close()
 
-    def _migrate(self) -> None:
-        """Move vectors from the first layout's table, then give the space back (once).
 
-        Two processes may open an old cache at once: the write lock taken first (BEGIN
-        IMMEDIATE) makes one of them migrate and the other find nothing left to do.
-        """
-        if not self._has_old_table():
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            if self._has_old_table():
-                self._db.execute(
-                    "INSERT OR IGNORE INTO embeddings (model, text_hash, dim, vector) "
-                    f"SELECT model, text_hash, dim, vector FROM {_OLD_TABLE}"
-                )
-                self._db.execute(f"DROP TABLE {_OLD_TABLE}")
-            self._db.commit()
-        except BaseException:
-            self._db.rollback()
-            raise
-        # Busy: the file stays larger than it needs to be; nothing is lost.
-        with contextlib.suppress(sqlite3.OperationalError):
-            self._db.execute("VACUUM")
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring an older cache file to this layout (once; cheap when there is nothing to do)."""
+    _move_old_table(db)
+    _add_crc_column(db)
 
-    def _has_old_table(self) -> bool:
-        row = self._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_OLD_TABLE,)
-        ).fetchone()
-        return row is not None
+
+def _move_old_table(db: sqlite3.Connection) -> None:
+    """Move vectors from the first layout's table, then give the space back (once).
+
+    Two processes may open an old cache at once: the write lock taken first (BEGIN
+    IMMEDIATE) makes one of them migrate and the other find nothing left to do.
+    """
+    if not _has_old_table(db):
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if _has_old_table(db):
+            db.execute(
+                "INSERT OR IGNORE INTO embeddings (model, text_hash, dim, vector) "
+                f"SELECT model, text_hash, dim, vector FROM {_OLD_TABLE}"
+            )
+            db.execute(f"DROP TABLE {_OLD_TABLE}")
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    # Busy: the file stays larger than it needs to be; nothing is lost.
+    with contextlib.suppress(sqlite3.OperationalError):
+        db.execute("VACUUM")
+
+
+def _add_crc_column(db: sqlite3.Connection) -> None:
+    """Caches made before checksums get the column; their rows stay unchecked (NULL)."""
+    if _has_crc(db):
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if not _has_crc(db):
+            db.execute("ALTER TABLE embeddings ADD COLUMN crc INTEGER")
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+
+
+def _has_crc(db: sqlite3.Connection) -> bool:
+    return any(row[1] == "crc" for row in db.execute("PRAGMA table_info(embeddings)"))
+
+
+def _has_old_table(db: sqlite3.Connection) -> bool:
+    row = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_OLD_TABLE,)
+    ).fetchone()
+    return row is not None
+
+
+def _crc(model: str, key: bytes, blob: bytes) -> int:
+    """The checksum of one row: it covers the key too, so a vector under the wrong key fails."""
+    return zlib.crc32(blob, zlib.crc32(key, zlib.crc32(model.encode())))
+
+
+def _intact(model: str, key: bytes, dim: int, blob: bytes, crc: int | None) -> Vectors | None:
+    """The row's vector if it is whole, matches its checksum and is a finite unit vector."""
+    if dim <= 0 or len(blob) != 4 * dim:
+        return None
+    if crc is not None and crc != _crc(model, key, blob):
+        return None
+    vector = np.frombuffer(blob, dtype=np.float32)
+    if not np.isfinite(vector).all():
+        return None
+    if abs(float(np.linalg.norm(vector)) - 1.0) > NORM_TOLERANCE:
+        return None
+    return vector

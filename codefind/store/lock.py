@@ -2,7 +2,8 @@
 
 ``flock`` is released by the kernel when the holder dies, so a lock left by a killed process
 is taken over by the next run without any stale-pid guessing; the pid written into the file
-is only there to tell the user who holds it.
+is only there to tell the user who holds it (so failing to write it, on a full disk, is no
+reason to stop). A folder where the lock file cannot be made is read-only for codefind.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from codefind.errors import IndexLockedError
+from codefind.store.failures import os_failure
 
 
 @contextlib.contextmanager
@@ -33,18 +35,25 @@ def write_lock(
 
     Raises:
         IndexLockedError: Another process held the lock for longer than ``wait_seconds``.
+        IndexReadOnlyError: The folder cannot be written (a kind of ``IndexLockedError``).
+        IndexStoreError: The lock file cannot be made for another reason (a full disk).
     """
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise os_failure(exc, folder, "creating the lock file") from exc
     try:
         _acquire(fd, path, wait_seconds, on_wait)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         try:
             yield
         finally:
-            os.ftruncate(fd, 0)
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)

@@ -3,22 +3,33 @@
 This database is the source of truth for what is indexed. Files and their chunks change in
 one transaction, together with the BM25 index over their tokens, so lexical search always
 sees whole files. Vector indexes are derived from it (see ``vectors.py``) and record the
-``generation`` they were synced to; every transaction that changes chunks bumps it.
+``generation`` they were synced to; every transaction that changes chunks bumps it. A random
+``state_id``, made when the database is created, names this database in each vector manifest:
+a state rebuilt from scratch numbers its chunks from 1 again, so vectors of an earlier state
+must never be taken for its own (see ``vectors.py``).
 
-WAL mode lets the app and ``codefind search`` read while ``codefind index`` writes.
+WAL mode lets the app and ``codefind search`` read while ``codefind index`` writes. Every
+connection is in autocommit mode and writes in explicit ``BEGIN IMMEDIATE`` transactions;
+readers open the file read-only and never write (not even to TEMP tables: a write would
+leave a transaction open and freeze the reader's view of the database for good).
+
 Files that were looked at and skipped are recorded too (with the reason), so an unchanged
 binary file is not read again on the next run and the skip counts stay stable.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import json
+import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from codefind.errors import IndexFormatError, IndexStoreError
+from codefind.errors import IndexFormatError
 from codefind.lexical import identifier_key, tokens
 from codefind.models import (
     DEFINITION_KINDS,
@@ -29,6 +40,13 @@ from codefind.models import (
     FileCategory,
     SourceFile,
     SymbolDef,
+)
+from codefind.store.failures import (
+    SQLITE_ERROR,
+    is_corruption,
+    os_failure,
+    sqlite_code,
+    sqlite_failure,
 )
 
 STATE_FORMAT = 2
@@ -80,6 +98,31 @@ _BM25_WEIGHTS = (4.0, 1.5, 1.0)
 COMMON_TERM_SHARE = 0.2
 COMMON_TERM_FLOOR = 200  # below this many chunks a token is cheap, whatever its share
 _TIE_ROOM = 32  # extra rows fetched so that ties at the cut-off are all kept
+BUSY_TIMEOUT = 30.0
+"""Seconds to wait for a lock another program holds on the database before saying so."""
+WHAT = "index database"
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _guarded(
+    method: Callable[Concatenate[StateDB, _P], _R],
+) -> Callable[Concatenate[StateDB, _P], _R]:
+    """Turn SQLite's exceptions into the store's errors (``failures.sqlite_failure``).
+
+    So a damaged page met during a search or an indexing run is an ``IndexCorruptError``
+    that names the file (and a writer rebuilds it), never a bare ``DatabaseError``.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: StateDB, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise sqlite_failure(exc, self.path, WHAT) from exc
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -120,38 +163,69 @@ class FileUpdate:
 
 
 class StateDB:
-    """Access to ``state.sqlite``. One instance per thread."""
+    """Access to ``state.sqlite``. One instance per thread.
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    ``readonly`` opens the file read-only (searching); ``immutable`` also tells SQLite that
+    nobody changes it, which is the only way to read a WAL database in a folder that cannot
+    be written (a read-only mount). Writers create the file and its tables.
+
+    Raises (on open):
+        IndexCorruptError: The file is damaged.
+        IndexFormatError: Another codefind format.
+        IndexStoreError: Locked, full, unreadable or not writable (nothing was changed).
+    """
+
+    def __init__(self, path: Path, *, readonly: bool = False, immutable: bool = False) -> None:
         self.path = path
         self._frequencies: dict[str, int] = {}
         self._statistics_generation = -1
         self._chunk_count = 0
+        self._db = self._connect(readonly=readonly or immutable, immutable=immutable)
         try:
-            if readonly:
-                self._db = sqlite3.connect(
-                    f"file:{path}?mode=ro", uri=True, timeout=30.0, check_same_thread=False
-                )
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(path, timeout=30.0, check_same_thread=False)
+            if not (readonly or immutable):
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.executescript(_SCHEMA)
                 self._init_meta()
             self._check_format()
-        except sqlite3.DatabaseError as exc:
-            raise IndexStoreError(
-                f"The index database {path} is damaged ({exc}). Run `codefind index` to rebuild it."
-            ) from exc
+            self.state_id = self._meta("state_id") or ""
+            """Made at random with the database: which state a vector index belongs to."""
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise sqlite_failure(exc, path, WHAT) from exc
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _connect(self, *, readonly: bool, immutable: bool) -> sqlite3.Connection:
+        try:
+            if readonly:
+                flag = "immutable=1" if immutable else "mode=ro"
+                return sqlite3.connect(
+                    f"{self.path.resolve().as_uri()}?{flag}",
+                    uri=True,
+                    timeout=BUSY_TIMEOUT,
+                    check_same_thread=False,
+                    isolation_level=None,
+                )
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT, check_same_thread=False, isolation_level=None
+            )
+        except OSError as exc:
+            raise os_failure(exc, self.path.parent, "creating the index folder") from exc
+        except sqlite3.Error as exc:
+            raise sqlite_failure(exc, self.path, WHAT) from exc
 
     # --- reading -----------------------------------------------------------------------
 
     @property
+    @_guarded
     def generation(self) -> int:
         """Bumped by every transaction that changes chunks."""
         return int(self._meta("generation") or 0)
 
+    @_guarded
     def files(self) -> dict[str, StoredFile]:
         """Every recorded file (indexed or skipped), by path."""
         rows = self._db.execute("SELECT path, content_id, size, mtime_ns, skip FROM files")
@@ -160,12 +234,14 @@ class StateDB:
             for path, content_id, size, mtime_ns, skip in rows
         }
 
+    @_guarded
     def counts(self) -> tuple[int, int]:
         """(indexed files, chunks)."""
         files = self._db.execute("SELECT COUNT(*) FROM files WHERE skip IS NULL").fetchone()[0]
         chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
         return int(files), int(chunks)
 
+    @_guarded
     def skip_counts(self) -> dict[str, int]:
         """Recorded skipped files by reason."""
         rows = self._db.execute(
@@ -173,10 +249,12 @@ class StateDB:
         )
         return {reason: int(n) for reason, n in rows}
 
+    @_guarded
     def chunk_ids(self) -> list[int]:
         """All chunk ids."""
         return [row[0] for row in self._db.execute("SELECT id FROM chunks")]
 
+    @_guarded
     def chunk_hashes(self, ids: Iterable[int] | None = None) -> dict[int, bytes]:
         """Text hash of each chunk (all chunks, or those of ``ids``)."""
         if ids is None:
@@ -184,6 +262,7 @@ class StateDB:
             return {cid: bytes(h) for cid, h in rows}
         return {cid: bytes(h) for cid, h in self._select_by_ids("id, text_hash", ids)}
 
+    @_guarded
     def chunks(self, ids: Iterable[int], *, text: bool = True) -> dict[int, StoredChunk]:
         """The chunks with these ids (missing ids are left out).
 
@@ -198,16 +277,20 @@ class StateDB:
         """Every chunk, in id order."""
         last = 0
         while True:
-            rows = self._db.execute(
-                f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id > ? ORDER BY id LIMIT ?",
-                (last, batch),
-            ).fetchall()
+            try:
+                rows = self._db.execute(
+                    f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id > ? ORDER BY id LIMIT ?",
+                    (last, batch),
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise sqlite_failure(exc, self.path, WHAT) from exc
             if not rows:
                 return
             for row in rows:
                 yield _stored_chunk(row)
             last = rows[-1][0]
 
+    @_guarded
     def chunk_ids_where(
         self,
         paths: Sequence[str] | None,
@@ -217,22 +300,19 @@ class StateDB:
         """Ids of chunks in ``paths`` (exact file paths), of ``languages``, of ``categories``."""
         clauses: list[str] = []
         params: list[str] = []
-        if paths is not None:
-            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted_paths (path TEXT PRIMARY KEY)")
-            self._db.execute("DELETE FROM wanted_paths")
-            self._db.executemany(
-                "INSERT OR IGNORE INTO wanted_paths VALUES (?)", ((p,) for p in paths)
-            )
-            clauses.append("path IN (SELECT path FROM wanted_paths)")
+        if paths is not None:  # a JSON array, not a TEMP table: readers never write
+            clauses.append("path IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(list(paths)))
         if languages is not None:
-            clauses.append(f"language IN ({','.join('?' * len(languages))})")
-            params.extend(languages)
+            clauses.append("language IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(list(languages)))
         if categories is not None:
-            clauses.append(f"category IN ({','.join('?' * len(categories))})")
-            params.extend(categories)
+            clauses.append("category IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(list(categories)))
         where = " AND ".join(clauses) or "1"
         return [row[0] for row in self._db.execute(f"SELECT id FROM chunks WHERE {where}", params)]
 
+    @_guarded
     def definitions(
         self, key: str, *, container_key: str | None = None, prefix: bool = False, limit: int = 200
     ) -> list[SymbolRow]:
@@ -259,6 +339,7 @@ class StateDB:
             SymbolRow(int(c), n, _symbol_kind(k), int(line), ctr) for c, n, k, line, ctr in rows
         ]
 
+    @_guarded
     def members(self, container_key: str, *, limit: int = 200) -> list[SymbolRow]:
         """Symbol-table rows defined inside the (reduced) container: a type's methods."""
         rows = self._db.execute(
@@ -270,10 +351,12 @@ class StateDB:
             SymbolRow(int(c), n, _symbol_kind(k), int(line), ctr) for c, n, k, line, ctr in rows
         ]
 
+    @_guarded
     def indexed_paths(self) -> list[str]:
         """Paths of files that have chunks."""
         return [row[0] for row in self._db.execute("SELECT path FROM files WHERE skip IS NULL")]
 
+    @_guarded
     def lexical_search(
         self, query_tokens: Sequence[str], limit: int, allowed: Sequence[int] | None = None
     ) -> list[tuple[int, float]]:
@@ -292,18 +375,16 @@ class StateDB:
         weights = ", ".join(str(w) for w in _BM25_WEIGHTS)
         sql = f"SELECT rowid, -bm25(chunks_fts, {weights}) AS score FROM chunks_fts WHERE chunks_fts MATCH ?"
         params: list[object] = [match]
-        if allowed is not None:
-            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS allowed_ids (id INTEGER PRIMARY KEY)")
-            self._db.execute("DELETE FROM allowed_ids")
-            self._db.executemany(
-                "INSERT OR IGNORE INTO allowed_ids VALUES (?)", ((i,) for i in allowed)
-            )
-            sql += " AND rowid IN (SELECT id FROM allowed_ids)"
+        if allowed is not None:  # a JSON array, not a TEMP table: readers never write
+            sql += " AND rowid IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps([int(i) for i in allowed]))
         sql += " ORDER BY score DESC LIMIT ?"
         params.append(limit + _TIE_ROOM)
         try:
             rows = self._db.execute(sql, params).fetchall()
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError as exc:
+            if sqlite_code(exc) != SQLITE_ERROR:
+                raise
             return []  # a query FTS5 cannot parse finds nothing rather than failing
         if len(rows) > limit:
             # Chunks that tie with the last one kept stay in: which of them LIMIT would cut
@@ -313,6 +394,7 @@ class StateDB:
             rows = rows[:limit] + [row for row in rows[limit:] if row[1] >= last]
         return [(int(cid), float(score)) for cid, score in rows]
 
+    @_guarded
     def informative_terms(self, query_tokens: Sequence[str]) -> list[str]:
         """The query tokens worth asking FTS5 for, in query order.
 
@@ -335,6 +417,7 @@ class StateDB:
         rarest = set(sorted(found, key=frequencies.__getitem__)[:2])
         return [t for t in found if t in rarest]
 
+    @_guarded
     def known_terms(self, query_tokens: Sequence[str]) -> list[str]:
         """The query tokens found in at least one chunk (cached like ``informative_terms``)."""
         self._sync_statistics()
@@ -358,13 +441,16 @@ class StateDB:
                         "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
                         (_fts_phrase(term),),
                     ).fetchone()
-                except sqlite3.OperationalError:
+                except sqlite3.OperationalError as exc:
+                    if sqlite_code(exc) != SQLITE_ERROR:
+                        raise
                     row = (0,)  # FTS5 cannot parse it: it matches nothing
                 self._frequencies[term] = int(row[0])
         return {t: self._frequencies[t] for t in terms}
 
     # --- writing -----------------------------------------------------------------------
 
+    @_guarded
     def apply(self, updates: Sequence[FileUpdate], removed: Sequence[str]) -> tuple[list[int], int]:
         """Replace the chunks of changed files and forget removed ones, in one transaction.
 
@@ -373,33 +459,55 @@ class StateDB:
         """
         new_ids: list[int] = []
         dropped = 0
-        try:
-            with self._db:
-                for path in [*removed, *(u.file.path for u in updates)]:
-                    dropped += self._delete_file(path)
-                for update in updates:
-                    new_ids.extend(self._insert_file(update))
-                if dropped or new_ids:
-                    self._bump_generation()
-        except sqlite3.DatabaseError as exc:
-            raise IndexStoreError(
-                f"Writing the index database {self.path} failed ({exc})."
-            ) from exc
+        with self._transaction():
+            for path in [*removed, *(u.file.path for u in updates)]:
+                dropped += self._delete_file(path)
+            for update in updates:
+                new_ids.extend(self._insert_file(update))
+            if dropped or new_ids:
+                self._bump_generation()
         return new_ids, dropped
 
+    @_guarded
     def update_stats(self, files: Sequence[SourceFile]) -> None:
         """Record new size/mtime for files whose content did not change (saves re-hashing)."""
-        with self._db:
+        with self._transaction():
             self._db.executemany(
                 "UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?",
                 ((f.size, f.mtime_ns, f.path) for f in files),
             )
+
+    @_guarded
+    def integrity_problem(self) -> str | None:
+        """What SQLite's and FTS5's integrity checks find wrong, or ``None`` (reads it all)."""
+        found = [str(row[0]) for row in self._db.execute("PRAGMA integrity_check")]
+        if found != ["ok"]:
+            return "; ".join(found)[:300]
+        try:
+            self._db.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('integrity-check')")
+        except sqlite3.DatabaseError as exc:
+            if not is_corruption(exc):
+                raise
+            return str(exc)
+        return None
 
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
 
     # --- internals ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction, taken at once (``IMMEDIATE``): all of it or nothing."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     def _delete_file(self, path: str) -> int:
         ids = [row[0] for row in self._db.execute("SELECT id FROM chunks WHERE path = ?", (path,))]
@@ -472,11 +580,15 @@ class StateDB:
         return rows
 
     def _init_meta(self) -> None:
-        with self._db:
+        with self._transaction():
             self._db.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('format', ?)", (str(STATE_FORMAT),)
             )
             self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0')")
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('state_id', ?)",
+                (secrets.token_hex(16),),
+            )
 
     def _check_format(self) -> None:
         found = self._meta("format")

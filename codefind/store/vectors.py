@@ -3,23 +3,29 @@
 Layout inside the index folder::
 
     vectors/<slug>.json            manifest: model id, dim, metric, dtype, count, generation,
-                                   the current data file's name, its size and CRC-32
-    vectors/<slug>.<n>.usearch     the data file of generation n
+                                   state id, the current data file's name, its size and CRC-32
+    vectors/<slug>.<n>.usearch     the data file of version n
 
 A new version is written to a new data file (temp file, fsync, rename), then the manifest is
 replaced; the manifest rename is the commit point. Readers follow the manifest and memory-map
 the file it names, so a reader never sees a half-written index, and a process that still has
-the previous file mapped keeps working (its file is unlinked, not rewritten: USearch's own
-in-place ``save`` would crash such a reader with SIGBUS).
+an older file mapped keeps working (its file is unlinked, not rewritten: USearch's own
+in-place ``save`` would crash such a reader with SIGBUS). The previous data file is kept until
+the next save, for a reader that has read the manifest but not yet opened the file; a reader
+that still finds its file gone reads the manifest again (``open_vector_index``).
 
-Keys are chunk ids from the state database. ``generation`` records which state generation the
-index was last brought up to date with, so an unchanged repository costs no work at all.
+Keys are chunk ids from the state database, so an index is only valid for the database it was
+built for: the manifest records that database's random ``state_id``. ``generation`` records
+which state generation the index was last brought up to date with, so an unchanged repository
+costs no work at all.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
 import re
 import zlib
 from collections.abc import Sequence
@@ -31,7 +37,8 @@ import numpy as np
 import numpy.typing as npt
 
 from codefind.atomic import atomic_path, atomic_write_bytes
-from codefind.errors import IndexStoreError
+from codefind.errors import IndexCorruptError, IndexFormatError, IndexStoreError
+from codefind.store.failures import free_bytes, no_space, os_failure
 
 VECTOR_FORMAT = 1
 DTYPE = "f16"  # pinned: USearch would otherwise pick bf16/f16/f32 by CPU
@@ -40,6 +47,8 @@ EXPANSION_ADD = (
     64  # measured: ~30% faster builds than USearch's 128, recall kept by exact search below
 )
 EXACT_SEARCH_LIMIT = 8_000_000  # count * dim up to which search is brute force (~4 ms at 20k x 384)
+OPEN_ATTEMPTS = 5
+"""Manifests a reader follows when each names a file that a writer has just replaced."""
 
 Keys = npt.NDArray[np.uint64]
 Floats = npt.NDArray[np.float32]
@@ -59,6 +68,8 @@ class VectorManifest:
     metric: str = METRIC
     dtype: str = DTYPE
     format: int = VECTOR_FORMAT
+    state_id: str = ""
+    """The state database this index was built for (``StateDB.state_id``; empty: unknown)."""
 
 
 def slug(model_id: str, dim: int) -> str:
@@ -121,15 +132,35 @@ def open_vector_index(
 ) -> VectorIndex:
     """The current vector index for (model, dim), memory-mapped; empty if there is none.
 
+    A data file that is missing or does not match its manifest may just have been replaced
+    by a writer between our reading the manifest and opening the file: then the manifest is
+    read again and its new file opened. Only a manifest that stays the same is an error.
+
     Args:
         verify: Also check the data file's CRC-32 (reads the whole file; writers do this).
 
     Raises:
-        IndexStoreError: The manifest or data file is damaged or belongs to another model.
+        IndexCorruptError: The manifest or data file is damaged or belongs to another model.
+        IndexFormatError: Another codefind's format (rebuilt from the cache by a writer).
+        IndexStoreError: It cannot be read (an I/O error): nothing to rebuild.
     """
     manifest = read_manifest(folder, model_id, dim)
-    if manifest is None:
-        return VectorIndex(None, None)
+    for _ in range(OPEN_ATTEMPTS):
+        if manifest is None:
+            return VectorIndex(None, None)
+        try:
+            return VectorIndex(manifest, _open_data_file(folder, manifest, verify=verify))
+        except IndexCorruptError:
+            newer = read_manifest(folder, model_id, dim)
+            if newer == manifest:
+                raise
+            manifest = newer
+    raise IndexStoreError(
+        f"The vector index in {folder / 'vectors'} kept changing while it was opened."
+    )
+
+
+def _open_data_file(folder: Path, manifest: VectorManifest, *, verify: bool) -> Any:
     data = folder / "vectors" / manifest.file
     _check_data_file(data, manifest, verify=verify)
     from usearch.index import Index  # deferred: usearch loads a native library
@@ -137,10 +168,10 @@ def open_vector_index(
     try:
         index = Index.restore(str(data), view=True)
     except Exception as exc:  # USearch raises bare RuntimeError/ValueError on bad files
-        raise IndexStoreError(f"The vector index {data} cannot be opened ({exc}).") from exc
-    if index is None or index.ndim != dim or len(index) != manifest.count:
-        raise IndexStoreError(f"The vector index {data} does not match its manifest.")
-    return VectorIndex(manifest, index)
+        raise _damaged(f"The vector index {data} cannot be opened ({exc}).", data) from exc
+    if index is None or index.ndim != manifest.dim or len(index) != manifest.count:
+        raise _damaged(f"The vector index {data} does not match its manifest.", data)
+    return index
 
 
 def read_manifest(folder: Path, model_id: str, dim: int) -> VectorManifest | None:
@@ -151,15 +182,19 @@ def read_manifest(folder: Path, model_id: str, dim: int) -> VectorManifest | Non
         manifest = VectorManifest(**raw)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, TypeError) as exc:
-        raise IndexStoreError(f"The vector manifest {path} is damaged ({exc}).") from exc
+    except OSError as exc:
+        raise os_failure(exc, path.parent, "reading the vector index") from exc
+    except (ValueError, TypeError) as exc:
+        raise _damaged(f"The vector manifest {path} is damaged ({exc}).", path) from exc
     if manifest.format != VECTOR_FORMAT:
-        raise IndexStoreError(
+        raise IndexFormatError(
             f"The vector index {path.name} has format {manifest.format}; this codefind "
-            f"reads format {VECTOR_FORMAT}. It will be rebuilt from the embedding cache."
+            f"reads format {VECTOR_FORMAT}. It will be rebuilt from the embedding cache.",
+            newer=manifest.format > VECTOR_FORMAT,
         )
     if manifest.model_id != model_id or manifest.dim != dim:
-        raise IndexStoreError(f"The vector manifest {path} describes another model or dimension.")
+        message = f"The vector manifest {path} describes another model or dimension."
+        raise _damaged(message, path)
     return manifest
 
 
@@ -168,14 +203,18 @@ class VectorWriter:
 
     Starts from a copy of ``base`` (the current version); ``save`` may be called several
     times (checkpoints during a long run), each writing a complete, consistent version.
+    ``state_id`` names the state database whose chunk ids are the keys.
     """
 
-    def __init__(self, folder: Path, model_id: str, dim: int, base: VectorIndex) -> None:
+    def __init__(
+        self, folder: Path, model_id: str, dim: int, base: VectorIndex, *, state_id: str
+    ) -> None:
         from usearch.index import Index  # deferred: usearch loads a native library
 
         self.folder = folder
         self.model_id = model_id
         self.dim = dim
+        self.state_id = state_id
         self._index = Index(ndim=dim, metric=METRIC, dtype=DTYPE, expansion_add=EXPANSION_ADD)
         if base.manifest is not None:
             self._index.load(str(folder / "vectors" / base.manifest.file))
@@ -201,13 +240,25 @@ class VectorWriter:
         self._index.add(keys, np.asarray(vectors, dtype=np.float32), threads=0)
 
     def save(self, generation: int) -> VectorManifest:
-        """Write this version and make it current (the previous data file is then deleted)."""
+        """Write this version and make it current (files older than the previous one go).
+
+        Raises:
+            IndexStoreError: The disk is full ("no space left on device: <folder>"), the
+                folder cannot be written, or the write failed; the current version stays.
+        """
         vector_dir = self.folder / "vectors"
+        try:
+            return self._save(vector_dir, generation)
+        except OSError as exc:
+            raise os_failure(exc, vector_dir, "writing the vector index") from exc
+
+    def _save(self, vector_dir: Path, generation: int) -> VectorManifest:
         vector_dir.mkdir(parents=True, exist_ok=True)
         name = slug(self.model_id, self.dim)
+        current = _current_file(vector_dir, name)
         data = vector_dir / f"{name}.{_next_number(vector_dir, name)}.usearch"
         with atomic_path(data) as tmp:
-            self._index.save(str(tmp))
+            self._write_data(tmp)
         manifest = VectorManifest(
             model_id=self.model_id,
             dim=self.dim,
@@ -216,11 +267,30 @@ class VectorWriter:
             file=data.name,
             size=data.stat().st_size,
             crc32=_crc32(data),
+            state_id=self.state_id,
         )
         payload = json.dumps(asdict(manifest), indent=1).encode()
         atomic_write_bytes(vector_dir / f"{name}.json", payload)
-        _remove_old_files(vector_dir, name, keep=data.name)
+        _remove_old_files(vector_dir, name, keep={data.name, current})
         return manifest
+
+    def _write_data(self, path: Path) -> None:
+        """USearch's ``save`` to ``path``, with a full disk reported as such.
+
+        USearch turns every write error into "Failed to serialize into stream", so the space
+        is claimed first (``posix_fallocate`` fails with ENOSPC where it is short), and a
+        failed save is explained by the free space left where it can be.
+        """
+        needed = int(self._index.serialized_length)
+        _reserve(path, needed)
+        try:
+            self._index.save(str(path))
+        except RuntimeError as exc:
+            if free_bytes(path.parent) < needed:
+                raise no_space(path.parent) from exc
+            raise IndexStoreError(
+                f"Writing the vector index {path.parent} failed ({exc})."
+            ) from exc
 
 
 def drop_vector_index(folder: Path, model_id: str, dim: int) -> None:
@@ -229,18 +299,45 @@ def drop_vector_index(folder: Path, model_id: str, dim: int) -> None:
     name = slug(model_id, dim)
     with contextlib.suppress(FileNotFoundError):
         (vector_dir / f"{name}.json").unlink()
-    _remove_old_files(vector_dir, name, keep=None)
+    _remove_old_files(vector_dir, name, keep=set())
+
+
+def _reserve(path: Path, size: int) -> None:
+    """Claim ``size`` bytes for ``path`` now, so that a full disk fails here, with ENOSPC."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, max(1, size))
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _current_file(vector_dir: Path, name: str) -> str | None:
+    """The data file the manifest names now (kept for readers through the next save)."""
+    try:
+        return str(json.loads((vector_dir / f"{name}.json").read_text(encoding="utf-8"))["file"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def _check_data_file(path: Path, manifest: VectorManifest, *, verify: bool) -> None:
     try:
         size = path.stat().st_size
+        crc = _crc32(path) if verify and size == manifest.size else manifest.crc32
     except FileNotFoundError:
-        raise IndexStoreError(f"The vector index file {path} is missing.") from None
+        raise _damaged(f"The vector index file {path} is missing.", path) from None
+    except OSError as exc:
+        raise os_failure(exc, path.parent, "reading the vector index") from exc
     if size != manifest.size:
-        raise IndexStoreError(f"The vector index file {path} is truncated or damaged.")
-    if verify and _crc32(path) != manifest.crc32:
-        raise IndexStoreError(f"The vector index file {path} is damaged (checksum mismatch).")
+        raise _damaged(f"The vector index file {path} is truncated or damaged.", path)
+    if crc != manifest.crc32:
+        raise _damaged(f"The vector index file {path} is damaged (checksum mismatch).", path)
+
+
+def _damaged(message: str, path: Path) -> IndexCorruptError:
+    return IndexCorruptError(message, path=str(path))
 
 
 def _crc32(path: Path) -> int:
@@ -260,9 +357,9 @@ def _next_number(vector_dir: Path, name: str) -> int:
     return max(numbers, default=0) + 1
 
 
-def _remove_old_files(vector_dir: Path, name: str, keep: str | None) -> None:
+def _remove_old_files(vector_dir: Path, name: str, keep: set[str | None]) -> None:
     for path in vector_dir.glob(f"{name}.*.usearch"):
-        if path.name != keep:
+        if path.name not in keep:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
     for path in vector_dir.glob(f".{name}.*.tmp"):

@@ -11,9 +11,15 @@ Why it is built this way (facts in ``reference/api-facts.md`` sections 1, 2 and 
 - Queries get Qwen3's instruction format ``Instruct: {task}\\nQuery:{query}`` (no space after
   ``Query:``); documents are sent raw, as the model card says.
 - Inputs are cut on the client to the server's context length (read once from
-  ``GET /v1/models``). SGLang's ``--allow-auto-truncate`` is no substitute: it cuts the token
+  ``GET /v1/models``; a length under ``MIN_CONTEXT_TOKENS`` is refused as a misconfigured
+  server, since cutting every chunk to a few tokens would cache useless vectors for good). SGLang's ``--allow-auto-truncate`` is no substitute: it cuts the token
   list after the tokenizer appended ``<|endoftext|>``, and Qwen3-Embedding pools the *last*
   token, so a server-side cut yields a vector of a random mid-sentence token.
+- Waits are bounded: one timeout for an indexing batch (``timeout``) and a short one for a
+  search query (``query_timeout``, then search falls back to lexical hits). A timeout is
+  not retried (see ``_remote.RetryPolicy``).
+- Vectors are matched to inputs by the answer's ``index`` field and checked at this
+  boundary (``base.vector_problem``): nothing unusable reaches the cache.
 - Model names are matched to the three Qwen3-Embedding sizes (the name may be a Hugging Face
   id, a local path or a served name that contains one). An unknown model is a ``ConfigError``
   rather than a probe of the server: its dimension is part of every cache key and index
@@ -43,13 +49,14 @@ from codefind.embeddings._remote import (
     cut_to_bytes,
     cut_to_tokens,
     estimate_tokens,
+    in_input_order,
     parse_retry_after,
     plan_batches,
     retry_policy,
     scrub,
     shorten,
 )
-from codefind.embeddings.base import Dimensions, Embedder, Reranker, Vectors
+from codefind.embeddings.base import Dimensions, Embedder, Reranker, Vectors, vector_problem
 from codefind.errors import BackendError, ConfigError
 
 if TYPE_CHECKING:
@@ -81,6 +88,8 @@ PRESET_DIMENSIONS: tuple[int, ...] = (
 )
 DEFAULT_CONTEXT_TOKENS = 32768
 """Used when ``/v1/models`` does not say: the model card's 32K (configs claim 40960)."""
+MIN_CONTEXT_TOKENS = 64
+"""A server reporting a shorter context is misconfigured (a chunk is ~100-500 tokens)."""
 _NATIVE_BY_SIZE = {"0.6b": 1024, "4b": 2560, "8b": 4096}
 _SIZE = re.compile(r"qwen3-embedding-(0\.6b|4b|8b)", re.IGNORECASE)
 _TOO_LONG = re.compile(
@@ -191,14 +200,28 @@ class _SGLangClient:
                 )
             return self._client
 
-    def call(self, request: Callable[[openai.OpenAI], Any], what: str) -> Any:
-        """Run ``request`` with retries; failures become one ``BackendError``."""
-        client = self.client()
+    def call(
+        self, request: Callable[[openai.OpenAI], Any], what: str, timeout: float | None = None
+    ) -> Any:
+        """Run ``request`` with retries; failures become one ``BackendError``.
+
+        ``timeout`` (default: the client's) is the wait for this request's answer; the
+        client is set up with it, so ``request`` needs nothing more.
+        """
+        import openai
+
+        wait = self.timeout if timeout is None else timeout
+        client = self.client().with_options(
+            timeout=openai.Timeout(wait, connect=min(wait, self.connect_timeout))
+        )
         return call_with_retries(
-            lambda: request(client), lambda exc: self.classify(exc, what), self.retry, self.sleep
+            lambda: request(client),
+            lambda exc: self.classify(exc, what, wait),
+            self.retry,
+            self.sleep,
         )
 
-    def classify(self, exc: Exception, what: str) -> Failure:
+    def classify(self, exc: Exception, what: str, timeout: float | None = None) -> Failure:
         """How one failed attempt reads: the message, and whether to try again."""
         import openai
 
@@ -206,12 +229,13 @@ class _SGLangClient:
         if isinstance(exc, BackendError):
             return Failure(exc, retryable=isinstance(exc, RetryableBackendError))
         if isinstance(exc, openai.APITimeoutError):
+            wait = self.timeout if timeout is None else timeout
             return Failure(
                 BackendError(
-                    f"{where} did not answer {what} within {self.timeout:g} s. It may be "
-                    "overloaded or still loading the model; check its log."
-                ),
-                retryable=True,
+                    f"{where} did not answer {what} within {wait:g} s. It may be overloaded "
+                    "or still loading the model; check its log (a slow server: raise "
+                    "sglang.timeout, or sglang.query_timeout for searches)."
+                )
             )
         if isinstance(exc, openai.APIConnectionError):
             return Failure(
@@ -295,8 +319,11 @@ class SGLangEmbedder(Embedder):
     """Qwen3-Embedding on an SGLang server.
 
     Args:
-        settings: URL, model, API key and query instruction.
-        timeout: Seconds to wait for one answer.
+        settings: URL, model, API key, query instruction and timeouts.
+        timeout: Seconds to wait for the answer to one indexing batch (default: the
+            settings' ``timeout``).
+        query_timeout: Seconds to wait for a search query's vector (default: the settings'
+            ``query_timeout``); search falls back to lexical hits after it.
         connect_timeout: Seconds to wait for a connection.
         retry: Attempts and backoff for transient failures.
         batch_size: Texts per request (the indexer also hands over this many per call).
@@ -314,7 +341,8 @@ class SGLangEmbedder(Embedder):
         self,
         settings: SGLangSettings,
         *,
-        timeout: float = 120.0,
+        timeout: float | None = None,
+        query_timeout: float | None = None,
         connect_timeout: float = 5.0,
         retry: RetryPolicy | None = None,
         batch_size: int = 32,
@@ -332,10 +360,12 @@ class SGLangEmbedder(Embedder):
         self.max_concurrency = max_concurrency
         self.url = settings.url.rstrip("/")
         self.remote = not is_this_machine(self.url)  # code sent elsewhere needs consent
+        self.timeout = settings.timeout if timeout is None else timeout
+        self.query_timeout = settings.query_timeout if query_timeout is None else query_timeout
         self._http = _SGLangClient(
             self.url,
             settings.api_key,
-            timeout=timeout,
+            timeout=self.timeout,
             connect_timeout=connect_timeout,
             retry=retry or RetryPolicy(),
             sleep=sleep,
@@ -347,12 +377,18 @@ class SGLangEmbedder(Embedder):
 
     # -- public --
 
-    def served_model(self) -> ServedModel:
-        """What the server serves and its context length (asked once, then remembered)."""
+    def served_model(self, timeout: float | None = None) -> ServedModel:
+        """What the server serves and its context length (asked once, then remembered).
+
+        Raises:
+            BackendError: No answer, or a context length too short to embed code with.
+        """
         with self._served_lock:
             if self._served is None:
-                self._served = self._ask_served_model()
-                self.max_tokens = self._served.context_tokens
+                served = self._ask_served_model(timeout)
+                self._check_context(served.context_tokens)
+                self._served = served
+                self.max_tokens = served.context_tokens
             return self._served
 
     def prepare(self, text: str, *, query: bool) -> str:
@@ -369,11 +405,12 @@ class SGLangEmbedder(Embedder):
     # -- Embedder --
 
     def _embed(self, texts: list[str], *, query: bool) -> Vectors:
-        self.served_model()
+        timeout = self.query_timeout if query else self.timeout
+        self.served_model(timeout)
         inputs = [self.prepare(t, query=query) for t in texts]
         costs = [estimate_tokens(t) for t in inputs]
         batches = plan_batches(costs, self.batch_size, self.max_batch_tokens)
-        results = self._slots.run_all([self._batch_call(inputs, b) for b in batches])
+        results = self._slots.run_all([self._batch_call(inputs, b, timeout) for b in batches])
         out = np.empty((len(inputs), self.dimensions.native), dtype=np.float32)
         retry: list[int] = []
         for batch, result in zip(batches, results, strict=True):
@@ -388,12 +425,14 @@ class SGLangEmbedder(Embedder):
 
     # -- internals --
 
-    def _batch_call(self, inputs: list[str], batch: range) -> Callable[[], Vectors | _InputTooLong]:
+    def _batch_call(
+        self, inputs: list[str], batch: range, timeout: float
+    ) -> Callable[[], Vectors | _InputTooLong]:
         chunk = inputs[batch.start : batch.stop]
 
         def call() -> Vectors | _InputTooLong:
             try:
-                return self._request(chunk)
+                return self._request(chunk, timeout)
             except _InputTooLong as exc:
                 return exc
 
@@ -407,7 +446,7 @@ class SGLangEmbedder(Embedder):
         """
         limit = self._input_limit()
         cut = [cut_to_bytes(t, limit) for t in inputs]
-        calls = [functools.partial(self._request, [t]) for t in cut]
+        calls = [functools.partial(self._request, [t], self.timeout) for t in cut]
         try:
             return np.vstack(self._slots.run_all(calls))
         except _InputTooLong as exc:
@@ -416,27 +455,29 @@ class SGLangEmbedder(Embedder):
                 "refused; check the server's --context-length."
             ) from exc
 
-    def _request(self, inputs: list[str]) -> Vectors:
+    def _request(self, inputs: list[str], timeout: float) -> Vectors:
         def send(client: openai.OpenAI) -> Vectors:
             response = client.embeddings.create(model=self.model, input=inputs)
             return self._check(response, len(inputs))
 
-        vectors: Vectors = self._http.call(send, "the embedding request")
+        vectors: Vectors = self._http.call(send, "the embedding request", timeout)
         return vectors
 
     def _check(self, response: Any, count: int) -> Vectors:
         """The response's vectors in input order, or an error saying what is wrong."""
-        data = sorted(response.data, key=lambda d: d.index)
-        if len(data) != count or [d.index for d in data] != list(range(count)):
-            raise self._http.malformed(f"a batch of {count} texts ({len(data)} vectors came back)")
-        sizes = {len(d.embedding) for d in data}
+        data = in_input_order([(d.index, d.embedding) for d in response.data], count)
+        if data is None:
+            got = len(response.data)
+            raise self._http.malformed(f"a batch of {count} texts ({got} vectors came back)")
+        sizes = {len(e) for e in data}
         if sizes != {self.dimensions.native}:
             raise BackendError(self._wrong_dimension_message(sorted(sizes)))
-        vectors = np.asarray([d.embedding for d in data], dtype=np.float32)
-        if not np.isfinite(vectors).all():
+        vectors = np.asarray(data, dtype=np.float32)
+        problem = vector_problem(vectors, self.dimensions.native)
+        if problem is not None:
             raise BackendError(
-                f"The SGLang server at {self.url} returned vectors with NaN or infinite values "
-                f"for {self.model}. Relaunch it with --dtype bfloat16 (or float32)."
+                f"The SGLang server at {self.url} returned {problem} for {self.model}. "
+                "Relaunch it with --dtype bfloat16 (or float32), and check its log."
             )
         return vectors
 
@@ -450,7 +491,7 @@ class SGLangEmbedder(Embedder):
             f"server that runs {self.model}."
         )
 
-    def _ask_served_model(self) -> ServedModel:
+    def _ask_served_model(self, timeout: float | None) -> ServedModel:
         import openai
 
         def ask(client: openai.OpenAI) -> Any:
@@ -459,14 +500,24 @@ class SGLangEmbedder(Embedder):
             except (openai.NotFoundError, ValueError, TypeError, AttributeError):
                 return []  # a proxy without a model list: assume the model card's context
 
-        cards = self._http.call(ask, "the model list (GET /v1/models)")
+        cards = self._http.call(ask, "the model list (GET /v1/models)", timeout)
         return _served_from_cards(cards, self.model)
+
+    def _check_context(self, tokens: int) -> None:
+        """Refuse a context too short to embed code: every chunk would be cut to nothing."""
+        if tokens < MIN_CONTEXT_TOKENS:
+            raise BackendError(
+                f"The SGLang server at {self.url} reports a context length of {tokens} "
+                f"tokens; codefind needs at least {MIN_CONTEXT_TOKENS} to embed code. Check "
+                "the server's --context-length."
+            )
 
     def _input_limit(self) -> int:
         return max(1, self.max_tokens - _SPECIAL_TOKEN_ROOM)
 
     def _lower_limit(self, error: _InputTooLong) -> None:
         if error.limit is not None and error.limit < self.max_tokens:
+            self._check_context(error.limit)
             self.max_tokens = error.limit
 
 
