@@ -20,12 +20,15 @@ import threading
 from collections.abc import Iterable
 
 from codefind.errors import DictionaryMissingError
+from codefind.translation.ranking import SenseChoice, Vocabulary
 from codefind.translation.translator import LANGUAGES, Translation, Translator, detect_language
 
 __all__ = [
     "LANGUAGES",
+    "SenseChoice",
     "Translation",
     "Translator",
+    "Vocabulary",
     "attributions",
     "detect_language",
     "dictionary_error",
@@ -50,7 +53,7 @@ _default: Translator | None = None
 _default_lock = threading.Lock()
 
 
-def translate_query(query: str) -> Translation:
+def translate_query(query: str, vocabulary: Vocabulary | None = None) -> Translation:
     """Translate a Chinese or Japanese query into English keywords for the built-in model.
 
     Queries with kana use JMdict (the ``ja`` extra), queries with Han characters only use
@@ -61,12 +64,15 @@ def translate_query(query: str) -> Translation:
 
     Args:
         query: The query as typed.
+        vocabulary: The repository's document frequencies (term -> chunks containing it),
+            which decide between a word's senses (see :mod:`codefind.translation.ranking`);
+            ``None`` ranks by the general programming-vocabulary prior alone.
 
     Returns:
         The translation; ``text == original`` when the query has no Chinese or Japanese,
         or when the dictionary it needs is not installed (then ``warning`` says so).
     """
-    return default_translator().translate(query)
+    return default_translator().translate(query, vocabulary)
 
 
 def translation_status() -> dict[str, str]:
@@ -106,5 +112,5 @@ def default_translator() -> Translator:
     if _default is None:
         with _default_lock:
             if _default is None:
-                _default = Translator()
+                _default = Translator(background=True)
     return _default
