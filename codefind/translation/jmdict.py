@@ -301,7 +301,7 @@ def _kana_is_primary(form: Form, entry: Entry) -> bool:
 def _read_entries(connection: sqlite3.Connection) -> dict[int, Entry]:
     glosses = _grouped(connection, "SELECT sid, text FROM SenseGloss WHERE lang = 'eng'")
     misc = _grouped(connection, "SELECT sid, text FROM misc")
-    fields = _grouped(connection, "SELECT sid, text FROM field")
+    fields = _grouped_if_present(connection, "SELECT sid, text FROM field")
     pos = _grouped(connection, "SELECT sid, text FROM pos")
     stagk = _grouped(connection, "SELECT sid, text FROM stagk")
     stagr = _grouped(connection, "SELECT sid, text FROM stagr")
@@ -351,6 +351,14 @@ def _kanji_meanings(connection: sqlite3.Connection) -> Iterator[tuple[str, str]]
         candidates = usable_senses(values, limit=3)
         if candidates and is_han(literal):
             yield literal, encode_candidates(candidates)
+
+
+def _grouped_if_present(connection: sqlite3.Connection, query: str) -> dict[int, list[str]]:
+    """As :func:`_grouped`; empty when the table is missing (a trimmed database)."""
+    try:
+        return _grouped(connection, query)
+    except sqlite3.OperationalError:
+        return {}
 
 
 def _grouped(connection: sqlite3.Connection, query: str) -> dict[int, list[str]]:

@@ -167,7 +167,8 @@ def _explain(
     parts.append(f"prior {common:.2f}")
     if candidate.computing:
         parts.append("computing sense")
-    parts.append(f"dictionary sense {candidate.order + 1}")
+    if not glossary:
+        parts.append(f"dictionary sense {candidate.order + 1}")
     return ", ".join(parts)
 
 
