@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
-import json
 import lzma
 import sqlite3
 import threading
@@ -21,13 +20,13 @@ import pytest
 
 import codefind.translation as translation
 from codefind.errors import DictionaryMissingError
-from codefind.translation import Translation, Translator, attributions, detect_language
+from codefind.translation import Translator, attributions, detect_language
 from codefind.translation.cedict import CedictSource, build_entries, build_variants, parse_lines
+from codefind.translation.glossary import ZH_GLOSSARY
 from codefind.translation.jmdict import JmdictSource, stems_of
 from codefind.translation.lexicon import DictionaryMap, cache_file, load_or_build, read_map
-from codefind.translation.segment import Lexicon, segment_query, segment_run
-from codefind.translation.glossary import ZH_GLOSSARY
 from codefind.translation.ranking import Vocabulary, rank_senses
+from codefind.translation.segment import Lexicon, segment_query, segment_run
 from codefind.translation.senses import (
     Candidate,
     clean_sense,
