@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import json
 import lzma
 import sqlite3
 import threading
@@ -20,12 +21,13 @@ import pytest
 
 import codefind.translation as translation
 from codefind.errors import DictionaryMissingError
+from codefind.evaluation import QueryOutcome, write_outcomes
 from codefind.translation import Translator, attributions, detect_language
 from codefind.translation.cedict import CedictSource, build_entries, build_variants, parse_lines
 from codefind.translation.glossary import ZH_GLOSSARY
 from codefind.translation.jmdict import JmdictSource, stems_of
 from codefind.translation.lexicon import DictionaryMap, cache_file, load_or_build, read_map
-from codefind.translation.ranking import Vocabulary, rank_senses
+from codefind.translation.ranking import Vocabulary, rank_senses, vocabulary_prior
 from codefind.translation.segment import Lexicon, segment_query, segment_run
 from codefind.translation.senses import (
     Candidate,
@@ -773,3 +775,20 @@ def test_the_five_words_of_issue_17(public_api: Translator, word: str, english: 
     assert translation.translate_query(f"{word}").text == english
     in_context = translation.translate_query(f"从环境变量读取{word}").text.split()
     assert english.split()[0] in in_context
+
+
+def test_the_shipped_programming_prior_knows_code_words() -> None:
+    prior = vocabulary_prior()
+    assert len(prior) > 10_000
+    assert prior["proxy"] > prior.get("surrogate", 0)
+    assert prior["timeout"] > prior.get("overtime", 0)
+
+
+def test_eval_out_records_the_chosen_senses(tmp_path: Path) -> None:
+    outcome = QueryOutcome(
+        "q1", "代理", "proxy", ("a.py",), 1, ("a.py",), 1.0, ("代理 -> proxy (1.27: ...)",)
+    )
+    path = tmp_path / "out.jsonl"
+    write_outcomes(path, [outcome])
+    row = json.loads(path.read_text(encoding="utf-8"))
+    assert row["senses"] == ["代理 -> proxy (1.27: ...)"]
