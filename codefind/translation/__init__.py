@@ -57,10 +57,13 @@ def translate_query(query: str, vocabulary: Vocabulary | None = None) -> Transla
     """Translate a Chinese or Japanese query into English keywords for the built-in model.
 
     Queries with kana use JMdict (the ``ja`` extra), queries with Han characters only use
-    CC-CEDICT; a programming glossary takes precedence over both, particles and pronouns are
-    dropped, and words in other scripts (``pandas``, ``CSV``, ``42``) are kept as typed.
-    The first Chinese (Japanese) query loads that dictionary's map: built and cached on the
-    very first use, read from the cache afterwards.
+    CC-CEDICT; each word's English is the candidate sense the evidence favours (see
+    :mod:`codefind.translation.ranking`), a small programming glossary covers what the
+    dictionaries lack, particles and pronouns are dropped, and words in other scripts
+    (``pandas``, ``CSV``, ``42``) are kept as typed. The dictionary's map is cached as a
+    SQLite file read one headword at a time; before it exists, a Chinese query is answered
+    from a scan of CC-CEDICT for its own words while the map is built in a thread (Japanese:
+    the first query builds it).
 
     Args:
         query: The query as typed.
