@@ -89,6 +89,8 @@ class QueryOutcome:
     """1-based rank of the first relevant snippet, ``None`` when not in the fetched hits."""
     top: tuple[str, ...]
     ms: float
+    senses: tuple[str, ...] = ()
+    """Each translated word's chosen sense and why (``SenseChoice.describe``)."""
 
 
 @dataclass(frozen=True)
@@ -326,6 +328,7 @@ def run_queries(
             QueryOutcome(
                 q.id, q.query, translated, tuple(sorted(q.relevant)),
                 first_relevant_rank(ranked, q.relevant), tuple(ranked[:10]), elapsed,
+                tuple(result.translation.explain()),
             )
         )  # fmt: skip
         if on_query is not None:
@@ -373,6 +376,8 @@ def write_outcomes(path: Path, outcomes: Iterable[QueryOutcome]) -> None:
                 "id": o.id, "query": o.query, "translated": o.translated,
                 "relevant": list(o.relevant), "rank": o.rank, "top": list(o.top), "ms": round(o.ms, 2),
             }  # fmt: skip
+            if o.senses:
+                row["senses"] = list(o.senses)
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 

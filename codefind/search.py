@@ -264,7 +264,12 @@ class SearchService:
     def _translate(self, query: str) -> Translation:
         if not self.translate:
             return Translation(query, query, None)
-        return translate_query(query)
+        return translate_query(query, self._vocabulary)
+
+    def _vocabulary(self, terms: Sequence[str]) -> Mapping[str, int]:
+        """The index's document frequencies: they choose a translated word's sense."""
+        with self._lock:
+            return self.store.state.document_frequencies(terms)
 
     def _allowed_ids(self, filters: SearchFilters | None) -> list[int] | None:
         if filters is None or not filters.active:
@@ -506,8 +511,9 @@ def _fill_cosines(candidates: list[Candidate], index: VectorIndex, qvec: Vectors
 
 
 def _lexical_words(query: str, translation: Translation) -> list[str]:
-    """The query's tokens for BM25: the English (if translated), then the words as typed."""
-    words = query_tokens(translation.text)
+    """The query's tokens for BM25: the English (if translated, with the runner-up senses),
+    then the words as typed."""
+    words = query_tokens(" ".join((translation.text, *translation.alternatives)))
     if translation.changed:
         words += [t for t in query_tokens(query) if t not in words]
     return words

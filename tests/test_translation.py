@@ -14,18 +14,29 @@ import json
 import lzma
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 import codefind.translation as translation
 from codefind.errors import DictionaryMissingError
-from codefind.translation import Translation, Translator, attributions, detect_language
+from codefind.evaluation import QueryOutcome, write_outcomes
+from codefind.translation import Translator, attributions, detect_language
 from codefind.translation.cedict import CedictSource, build_entries, build_variants, parse_lines
+from codefind.translation.glossary import ZH_GLOSSARY
 from codefind.translation.jmdict import JmdictSource, stems_of
 from codefind.translation.lexicon import DictionaryMap, cache_file, load_or_build, read_map
+from codefind.translation.ranking import Vocabulary, rank_senses, vocabulary_prior
 from codefind.translation.segment import Lexicon, segment_query, segment_run
-from codefind.translation.senses import clean_sense, first_usable_sense
+from codefind.translation.senses import (
+    Candidate,
+    clean_sense,
+    decode_candidates,
+    encode_candidates,
+    first_usable_sense,
+    usable_senses,
+)
 
 HAS_JAMDICT = importlib.util.find_spec("jamdict_data") is not None
 
@@ -128,13 +139,14 @@ def test_first_usable_sense_skips_to_the_first_that_survives_cleaning() -> None:
 
 def test_cedict_maps_traditional_and_simplified_headwords() -> None:
     words = build_entries(parse_lines(CEDICT_LINES.splitlines()))
-    assert words["读取"] == words["讀取"] == "read"
-    assert words["文件夹"] == words["文件夾"] == "folder"
+    assert words["读取"] == words["讀取"] == "!read"  # "(of a computer etc)": computing
+    assert words["文件夹"] == words["文件夾"] == "folder|file folder"
+    assert decode_candidates(words["数组"]) == [Candidate("array", computing=True, order=0)]
 
 
 def test_cedict_prefers_the_common_reading_over_a_proper_noun() -> None:
     words = build_entries(parse_lines(CEDICT_LINES.splitlines()))
-    assert words["中"] == "within"
+    assert [c.text for c in decode_candidates(words["中"])][:3] == ["within", "among", "in"]
 
 
 def test_cedict_leaves_out_headwords_without_a_usable_sense() -> None:
@@ -245,7 +257,8 @@ def test_segment_query_normalises_full_width_letters() -> None:
 
 def test_translation_of_a_chinese_query(small_translator: Translator) -> None:
     result = small_translator.translate("读取CSV文件")
-    assert result == Translation("读取CSV文件", "read CSV file", "zh")
+    assert (result.original, result.text, result.language) == ("读取CSV文件", "read CSV file", "zh")
+    assert [c.best for c in result.choices] == ["read", "file"]
     assert result.changed
     assert result.describe() == "读取CSV文件 -> read CSV file"
 
@@ -336,11 +349,13 @@ def test_the_built_map_is_cached_and_read_back(tmp_path: Path) -> None:
     source = CedictSource(path=write_cedict(tmp_path))
     cache = tmp_path / "dicts"
     Translator({"zh": source}, cache_dir=cache).translate("文件")
-    files = list(cache.glob("cedict-*.json"))
+    files = list(cache.glob("cedict-*.sqlite"))
     assert len(files) == 1
     cached = read_map(files[0])
     assert cached is not None
-    assert cached.entries["文件"] == "document"
+    assert cached.entries["文件"] == "document|file"
+    assert "文件" in cached.entries and "没有" not in cached.entries
+    assert cached.reach_from["文"] == 3  # 文件夹
     assert cached.variants["讀"] == "读"
 
     def fail() -> DictionaryMap:
@@ -364,8 +379,9 @@ def test_a_corrupt_cache_file_is_rebuilt(tmp_path: Path) -> None:
     path = cache_file(tmp_path, "cedict", "1.0-100")
     path.write_text('{"format": 1, "entries": [trunc')
     rebuilt = load_or_build(path, lambda: DictionaryMap.create("CC-CEDICT", "v", {"文": "text"}))
-    assert rebuilt.entries == {"文": "text"}
-    assert json.loads(path.read_text())["entries"] == {"文": "text"}
+    assert dict(rebuilt.entries) == {"文": "text"}
+    reread = read_map(path)
+    assert reread is not None and dict(reread.entries) == {"文": "text"}
 
 
 def test_concurrent_first_queries_load_the_dictionary_once(tmp_path: Path) -> None:
@@ -568,7 +584,11 @@ def test_japanese_translation_with_the_tiny_dictionary(tmp_path: Path) -> None:
     source = JmdictSource(path=write_jmdict(tmp_path / "jamdict.db"))
     translator = Translator({"ja": source}, cache_dir=tmp_path / "dicts")
     result = translator.translate("ファイルを読んで")
-    assert result == Translation("ファイルを読んで", "file read", "ja")
+    assert (result.original, result.text, result.language) == (
+        "ファイルを読んで",
+        "file read",
+        "ja",
+    )
 
 
 def test_missing_jmdict_message_names_the_extra() -> None:
@@ -603,9 +623,9 @@ def test_translate_query_on_the_real_cedict(public_api: Translator) -> None:
         ("读取文件", {"read", "file"}),  # glossary: file, not the dictionary's "document"
         ("讀取檔案", {"read", "file"}),  # traditional
         ("将列表按降序排序", {"list", "descending", "sort"}),
-        ("检查数组是否为空", {"check", "array", "whether", "empty"}),
+        ("检查数组是否为空", {"check", "array", "if", "empty"}),
         ("用 pandas 读取 csv", {"pandas", "read", "csv"}),
-        ("返回字典的所有键", {"return", "dict", "all", "key"}),
+        ("返回字典的所有键", {"return", "dictionary", "all", "key"}),
     ],
 )
 def test_real_chinese_translations(
@@ -654,3 +674,121 @@ def test_real_japanese_translations(
     result = translation.translate_query(query)
     assert result.language == "ja"
     assert expected_words <= set(result.text.split())
+
+
+# --- senses chosen by evidence (issue 17) ------------------------------------------------
+
+
+def test_a_computing_label_marks_the_sense_and_semicolon_parts_count() -> None:
+    senses = usable_senses(["to act on behalf of sb", "surrogate", "(computing) proxy"])
+    assert senses == [
+        Candidate("act on behalf of", False, 0),
+        Candidate("surrogate", False, 1),
+        Candidate("proxy", True, 2),
+    ]
+    assert [c.text for c in usable_senses(["option; alternative; choice"])] == [
+        "option",
+        "alternative",
+        "choice",
+    ]
+    assert decode_candidates(encode_candidates(senses)) == senses
+
+
+def test_the_repository_decides_between_senses() -> None:
+    candidates = [Candidate("agent", False, 0), Candidate("proxy", False, 1)]
+
+    def counts(table: dict[str, int]) -> Vocabulary:
+        return lambda terms: {t: table.get(t, 0) for t in terms}
+
+    says_proxy = rank_senses("代理", candidates, vocabulary=counts({"proxy": 40}), prior={})
+    says_agent = rank_senses("代理", candidates, vocabulary=counts({"agent": 25}), prior={})
+    nothing = rank_senses("代理", candidates, vocabulary=counts({}), prior={})
+    assert says_proxy.best == "proxy"
+    assert says_agent.best == "agent"
+    assert nothing.best == "agent"  # no evidence: the dictionary's order
+    assert "proxy: 40 chunks" in says_proxy.senses[0].why
+
+
+def test_the_programming_prior_and_the_computing_label_beat_the_first_sense() -> None:
+    prior = {"algorithm": 3000, "arithmetic": 300, "timeout": 20000, "time": 90000}
+    algorithm = rank_senses(
+        "算法", [Candidate("arithmetic", False, 0), Candidate("algorithm", False, 1)], prior=prior
+    )
+    timeout = rank_senses(
+        "超时",
+        [Candidate("exceed the time limit", False, 0), Candidate("timeout", True, 2)],
+        prior=prior,
+    )
+    assert algorithm.best == "algorithm"
+    assert algorithm.lexical == ("algorithm", "arithmetic")  # a close runner-up: BM25 only
+    assert timeout.best == "timeout"
+
+
+def test_runner_up_senses_go_to_the_lexical_side_only(small_translator: Translator) -> None:
+    result = small_translator.translate("文件")
+    assert result.text == "file"
+    assert result.alternatives == ("document",)
+    assert result.explain()[0].startswith("文件 -> file (")
+
+
+def test_the_repository_vocabulary_reaches_the_translator(small_translator: Translator) -> None:
+    def documents(terms: Sequence[str]) -> dict[str, int]:
+        return {t: 50 if t == "document" else 0 for t in terms}
+
+    assert small_translator.translate("文件", documents).text == "document"
+
+
+def test_the_first_query_without_a_cache_is_answered_from_a_scan(tmp_path: Path) -> None:
+    source = CedictSource(path=write_cedict(tmp_path))
+    cache = tmp_path / "dicts"
+    translator = Translator({"zh": source}, cache_dir=cache, background=True)
+    first = translator.translate("讀取文件夹")
+    assert first.text == "read folder"
+    builder = translator._slots["zh"].builder
+    assert builder is not None
+    builder.join(timeout=60)
+    assert len(list(cache.glob("cedict-*.sqlite"))) == 1
+    assert translator.translate("读取文件夹").text == "read folder"
+    fresh = Translator({"zh": source}, cache_dir=cache, background=True)
+    assert fresh.translate("读取文件").text == "read file"
+    assert fresh._slots["zh"].builder is None  # opened from the cache, nothing rebuilt
+
+
+def test_the_glossary_keeps_no_phrase_keys_or_puzzle_words() -> None:
+    for key in ("的和", "之和", "的积", "第一个", "斐波那契", "阶乘", "文件", "元音", "回文"):
+        assert key not in ZH_GLOSSARY
+    assert len(ZH_GLOSSARY) < 120
+
+
+@pytest.mark.parametrize(
+    ("word", "english"),
+    [
+        ("代理", "proxy"),
+        ("算法", "algorithm"),
+        ("模糊", "fuzzy"),
+        ("超时", "timeout"),
+        ("身份验证", "authenticate"),
+    ],
+)
+def test_the_five_words_of_issue_17(public_api: Translator, word: str, english: str) -> None:
+    """Wrong before: surrogate, arithmetic, vague, exceed the time limit, identity validate."""
+    assert translation.translate_query(f"{word}").text == english
+    in_context = translation.translate_query(f"从环境变量读取{word}").text.split()
+    assert english.split()[0] in in_context
+
+
+def test_the_shipped_programming_prior_knows_code_words() -> None:
+    prior = vocabulary_prior()
+    assert len(prior) > 10_000
+    assert prior["proxy"] > prior.get("surrogate", 0)
+    assert prior["timeout"] > prior.get("overtime", 0)
+
+
+def test_eval_out_records_the_chosen_senses(tmp_path: Path) -> None:
+    outcome = QueryOutcome(
+        "q1", "代理", "proxy", ("a.py",), 1, ("a.py",), 1.0, ("代理 -> proxy (1.27: ...)",)
+    )
+    path = tmp_path / "out.jsonl"
+    write_outcomes(path, [outcome])
+    row = json.loads(path.read_text(encoding="utf-8"))
+    assert row["senses"] == ["代理 -> proxy (1.27: ...)"]

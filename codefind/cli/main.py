@@ -391,6 +391,10 @@ def _check_search_args(args: argparse.Namespace) -> None:
 def _print_debug(result: Any) -> None:
     if result.translation.changed:
         say(f"query translated: {result.query} -> {result.translation.text}")
+        for line in result.translation.explain():
+            say(f"  sense: {line}")
+        if result.translation.alternatives:
+            say(f"  lexical side also: {' '.join(result.translation.alternatives)}")
     timings = ", ".join(f"{k} {v:.1f} ms" for k, v in result.timings_ms.items())
     say(f"{result.mode} search, semantic={result.semantic}; {timings}")
 

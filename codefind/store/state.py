@@ -424,6 +424,12 @@ class StateDB:
         frequencies = self._document_frequencies(query_tokens)
         return [t for t in query_tokens if frequencies.get(t, 0) > 0]
 
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """Term -> chunks containing it (cached per index generation; query translation
+        ranks a word's dictionary senses by them)."""
+        self._sync_statistics()
+        return self._document_frequencies(terms)
+
     def _sync_statistics(self) -> None:
         """Forget the cached chunk count and term frequencies once the index has changed."""
         generation = self.generation

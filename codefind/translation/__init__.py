@@ -20,12 +20,15 @@ import threading
 from collections.abc import Iterable
 
 from codefind.errors import DictionaryMissingError
+from codefind.translation.ranking import SenseChoice, Vocabulary
 from codefind.translation.translator import LANGUAGES, Translation, Translator, detect_language
 
 __all__ = [
     "LANGUAGES",
+    "SenseChoice",
     "Translation",
     "Translator",
+    "Vocabulary",
     "attributions",
     "detect_language",
     "dictionary_error",
@@ -50,23 +53,29 @@ _default: Translator | None = None
 _default_lock = threading.Lock()
 
 
-def translate_query(query: str) -> Translation:
+def translate_query(query: str, vocabulary: Vocabulary | None = None) -> Translation:
     """Translate a Chinese or Japanese query into English keywords for the built-in model.
 
     Queries with kana use JMdict (the ``ja`` extra), queries with Han characters only use
-    CC-CEDICT; a programming glossary takes precedence over both, particles and pronouns are
-    dropped, and words in other scripts (``pandas``, ``CSV``, ``42``) are kept as typed.
-    The first Chinese (Japanese) query loads that dictionary's map: built and cached on the
-    very first use, read from the cache afterwards.
+    CC-CEDICT; each word's English is the candidate sense the evidence favours (see
+    :mod:`codefind.translation.ranking`), a small programming glossary covers what the
+    dictionaries lack, particles and pronouns are dropped, and words in other scripts
+    (``pandas``, ``CSV``, ``42``) are kept as typed. The dictionary's map is cached as a
+    SQLite file read one headword at a time; before it exists, a Chinese query is answered
+    from a scan of CC-CEDICT for its own words while the map is built in a thread (Japanese:
+    the first query builds it).
 
     Args:
         query: The query as typed.
+        vocabulary: The repository's document frequencies (term -> chunks containing it),
+            which decide between a word's senses (see :mod:`codefind.translation.ranking`);
+            ``None`` ranks by the general programming-vocabulary prior alone.
 
     Returns:
         The translation; ``text == original`` when the query has no Chinese or Japanese,
         or when the dictionary it needs is not installed (then ``warning`` says so).
     """
-    return default_translator().translate(query)
+    return default_translator().translate(query, vocabulary)
 
 
 def translation_status() -> dict[str, str]:
@@ -106,5 +115,5 @@ def default_translator() -> Translator:
     if _default is None:
         with _default_lock:
             if _default is None:
-                _default = Translator()
+                _default = Translator(background=True)
     return _default

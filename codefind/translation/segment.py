@@ -59,6 +59,9 @@ class Lexicon:
         variants: Character -> standard form (traditional -> simplified for Chinese); a
             word is looked up as written and in its standard form.
         max_length: The longest word to try.
+        reach_from: Character -> the longest dictionary word starting with it, when known
+            in advance (a cached map: its keys are then never all read).
+        reach_to: Character -> the longest dictionary word ending with it (likewise).
     """
 
     dictionary: Mapping[str, str]
@@ -66,6 +69,8 @@ class Lexicon:
     stop_words: frozenset[str] = frozenset()
     variants: Mapping[str, str] = field(default_factory=dict)
     max_length: int = MAX_WORD_LENGTH
+    reach_from: Mapping[str, int] | None = None
+    reach_to: Mapping[str, int] | None = None
     _special: dict[str, Segment] = field(init=False, repr=False, compare=False)
     _longest_from: dict[str, int] = field(init=False, repr=False, compare=False)
     _longest_to: dict[str, int] = field(init=False, repr=False, compare=False)
@@ -75,9 +80,12 @@ class Lexicon:
             word: Segment(word, english, "glossary") for word, english in self.glossary.items()
         }
         special.update((word, Segment(word, "", "stop")) for word in self.stop_words)
-        longest_from: dict[str, int] = {}
-        longest_to: dict[str, int] = {}
-        for word in itertools.chain(self.dictionary, special):
+        longest_from = dict(self.reach_from or {})
+        longest_to = dict(self.reach_to or {})
+        known = (
+            special if self.reach_from is not None else itertools.chain(self.dictionary, special)
+        )
+        for word in known:
             size = len(word)
             if size > longest_from.get(word[0], 0):
                 longest_from[word[0]] = size

@@ -10,11 +10,37 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from codefind.translation.chars import has_han, has_kana
 
 MAX_WORDS = 4
 """A cleaned sense longer than this is a description, not a translation, and is skipped."""
+MAX_SENSES = 6
+"""Candidates kept per headword: later senses are rare readings that never win a ranking."""
+SEPARATOR = "|"
+"""Between candidates in a stored map value (a cleaned sense never contains it)."""
+COMPUTING_MARK = "!"
+"""Prefix of a stored candidate the dictionary labels as computing ("(computing) proxy")."""
+_COMPUTING_LABEL = re.compile(
+    r"\([^()]*\b(?:computing|computer|programming|software)\b[^()]*\)", re.I
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One English sense of a headword, as the ranking sees it.
+
+    Attributes:
+        text: The cleaned sense ("proxy").
+        computing: The dictionary labels it as the computing sense ("(computing) proxy").
+        order: Its position among the headword's candidates (0 = the dictionary's first).
+    """
+
+    text: str
+    computing: bool = False
+    order: int = 0
+
 
 _UNUSABLE_PREFIXES: tuple[str, ...] = (
     "variant of",
@@ -90,6 +116,42 @@ def first_usable_sense(senses: Iterable[str]) -> str | None:
         if cleaned is not None:
             return cleaned
     return None
+
+
+def usable_senses(senses: Iterable[str], limit: int = MAX_SENSES) -> list[Candidate]:
+    """Every sense :func:`clean_sense` keeps, in dictionary order, without repeats.
+
+    A sense may be a ";"-separated list ("option; alternative; choice"): each part counts.
+    Senses the dictionary labels "(computing)" are marked, since a code query nearly always
+    means that one.
+    """
+    found: dict[str, bool] = {}
+    for sense in senses:
+        for part in sense.split(";"):
+            cleaned = clean_sense(part)
+            if cleaned is None or SEPARATOR in cleaned:
+                continue
+            computing = _COMPUTING_LABEL.search(part) is not None
+            found[cleaned] = found.get(cleaned, False) or computing
+            if len(found) >= limit:
+                break
+        if len(found) >= limit:
+            break
+    return [Candidate(text, mark, i) for i, (text, mark) in enumerate(found.items())]
+
+
+def encode_candidates(candidates: Iterable[Candidate]) -> str:
+    """Candidates as one stored string: ``"surrogate|!proxy"``."""
+    return SEPARATOR.join((COMPUTING_MARK if c.computing else "") + c.text for c in candidates)
+
+
+def decode_candidates(value: str) -> list[Candidate]:
+    """The inverse of :func:`encode_candidates` (a plain glossary value is one candidate)."""
+    out = []
+    for i, part in enumerate(p for p in value.split(SEPARATOR) if p):
+        computing = part.startswith(COMPUTING_MARK)
+        out.append(Candidate(part.removeprefix(COMPUTING_MARK), computing, i))
+    return out
 
 
 def _is_cross_reference(text: str) -> bool:

@@ -16,7 +16,7 @@ import lzma
 import sqlite3
 import threading
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +25,22 @@ from codefind.errors import DictionaryMissingError
 from codefind.translation import cedict, jmdict
 from codefind.translation.chars import has_han, has_kana
 from codefind.translation.glossary import glossary, stop_words
-from codefind.translation.lexicon import DictionaryMap, cache_file, load_or_build
-from codefind.translation.segment import MAX_WORD_LENGTH, Lexicon, Segment, segment_query
+from codefind.translation.lexicon import DictionaryMap, cache_file, load_or_build, read_map
+from codefind.translation.ranking import SenseChoice, Vocabulary, rank_senses
+from codefind.translation.segment import (
+    MAX_WORD_LENGTH,
+    Lexicon,
+    Segment,
+    normalise,
+    segment_query,
+    split_runs,
+)
+from codefind.translation.senses import (
+    COMPUTING_MARK,
+    SEPARATOR,
+    Candidate,
+    decode_candidates,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +62,17 @@ class Translation:
         language: ``"zh"``, ``"ja"``, or ``None`` when the query has no Chinese or Japanese.
         warning: Why a Chinese or Japanese query was not translated (a dictionary is
             missing), for the UI; ``None`` otherwise.
+        alternatives: English words of close runner-up senses, searched on the lexical side
+            only (the embedded text keeps the best sense of each word).
+        choices: Each translated word's senses, scored, for ``--debug`` and ``eval --out``.
     """
 
     original: str
     text: str
     language: str | None = None
     warning: str | None = None
+    alternatives: tuple[str, ...] = ()
+    choices: tuple[SenseChoice, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -64,6 +83,10 @@ class Translation:
         """``"读取CSV文件 -> read CSV file"`` when translated, else the query itself."""
         return f"{self.original} -> {self.text}" if self.changed else self.original
 
+    def explain(self) -> list[str]:
+        """One line per translated word: the chosen sense, its score and why."""
+        return [choice.describe() for choice in self.choices]
+
 
 @dataclass
 class _Slot:
@@ -73,6 +96,7 @@ class _Slot:
     lexicon: Lexicon | None = None
     dictionary: DictionaryMap | None = None
     error: DictionaryMissingError | None = None
+    builder: threading.Thread | None = None
 
 
 class Translator:
@@ -83,28 +107,38 @@ class Translator:
             by default). Tests pass sources that point at missing packages or tiny files.
         cache_dir: Where built maps are cached (``cache_home()/dicts`` by default, resolved
             at first load so that the environment of that moment counts).
+        background: When no map is cached yet, answer Chinese queries from a scan of the
+            dictionary file for the query's words (~0.2 s instead of a build of seconds) and
+            build the cached map in a thread meanwhile. Off: the first query builds it.
     """
 
     def __init__(
         self,
         sources: Mapping[str, cedict.CedictSource | jmdict.JmdictSource] | None = None,
         cache_dir: Path | None = None,
+        *,
+        background: bool = False,
     ) -> None:
         self._sources = dict(sources) if sources is not None else default_sources()
         self._cache_dir = cache_dir
+        self._background = background
         self._slots = {language: _Slot() for language in self._sources}
 
-    def translate(self, query: str) -> Translation:
+    def translate(self, query: str, vocabulary: Vocabulary | None = None) -> Translation:
         """The English keywords for ``query``; see :func:`translate_query`."""
         language = detect_language(query)
         if language is None or language not in self._slots:
             return Translation(query, query, language)
         try:
-            lexicon = self.lexicon(language)
+            lexicon = self._ready_lexicon(language, query) or self.lexicon(language)
         except DictionaryMissingError as exc:
             return Translation(query, query, language, warning=exc.message)
-        text = join_keywords(segment_query(query, lexicon))
-        return Translation(query, text or query, language)
+        segments = segment_query(query, lexicon)
+        choices = choose_senses(segments, vocabulary)
+        text = join_keywords(segments, choices)
+        alternatives = _alternatives(choices.values(), text)
+        ordered = tuple(choices[i] for i in sorted(choices))
+        return Translation(query, text or query, language, None, alternatives, ordered)
 
     def lexicon(self, language: str) -> Lexicon:
         """The loaded lexicon of ``language``, loading it on first use.
@@ -120,6 +154,71 @@ class Translator:
         if slot.lexicon is None:
             raise slot.error or DictionaryMissingError(f"No dictionary for {language!r}.")
         return slot.lexicon
+
+    def _ready_lexicon(self, language: str, query: str) -> Lexicon | None:
+        """The loaded lexicon, the cached map opened now, or (``background``) a lexicon
+        scanned for this query while the map is built in a thread; ``None``: load it."""
+        slot = self._slots[language]
+        if slot.lexicon is not None or slot.error is not None:
+            return slot.lexicon
+        source = self._sources[language]
+        if not self._background or not isinstance(source, cedict.CedictSource):
+            return None
+        if slot.builder is not None:  # being built: never wait for the lock it holds
+            return self._scanned(language, source, query)
+        with slot.lock:
+            if not _settled(slot):
+                self._open_cached(language, slot)
+            opened = _settled(slot)
+        if opened:
+            return slot.lexicon
+        scanned = self._scanned(language, source, query)
+        with slot.lock:
+            if slot.builder is None:  # after the scan: the build would slow it down
+                slot.builder = threading.Thread(
+                    target=self.preload_quietly, args=(language,), name="codefind-dictionary"
+                )
+                slot.builder.start()
+        return scanned
+
+    def preload_quietly(self, language: str) -> None:
+        """Load (build and cache) ``language``'s map; a missing dictionary is only noted."""
+        try:
+            self.lexicon(language)
+        except DictionaryMissingError:
+            return
+
+    def _scanned(self, language: str, source: cedict.CedictSource, query: str) -> Lexicon | None:
+        """A lexicon of just the dictionary entries that could occur in ``query``."""
+        spans = {
+            run[i:j]
+            for kind, run in split_runs(normalise(query))
+            if kind == "cjk"
+            for i in range(len(run))
+            for j in range(i + 1, min(len(run), i + MAX_WORD_LENGTH) + 1)
+        }
+        try:
+            dictionary = source.scan(spans)
+        except (DictionaryMissingError, *_UNREADABLE):
+            return None  # the loader reports it
+        return Lexicon(
+            dictionary=dictionary.entries,
+            glossary=glossary(language),
+            stop_words=stop_words(language),
+            variants=dictionary.variants,
+            max_length=MAX_WORD_LENGTH,
+        )
+
+    def _open_cached(self, language: str, slot: _Slot) -> None:
+        source = self._sources[language]
+        folder = self._cache_dir or cache_home() / "dicts"
+        try:
+            dictionary = read_map(cache_file(folder, _cache_kind(source), source.identity()))
+        except DictionaryMissingError as exc:
+            slot.error = exc
+            return
+        if dictionary is not None:
+            self._install(language, slot, dictionary)
 
     def status(self) -> dict[str, str]:
         """Language -> one line saying which dictionary serves it, or how to install it."""
@@ -153,6 +252,9 @@ class Translator:
             log.warning("cannot read the %s dictionary: %s", source.name, exc)
             slot.error = DictionaryMissingError(_unreadable_message(source, exc))
             return
+        self._install(language, slot, dictionary)
+
+    def _install(self, language: str, slot: _Slot, dictionary: DictionaryMap) -> None:
         slot.dictionary = dictionary
         slot.lexicon = Lexicon(
             dictionary=dictionary.entries,
@@ -160,6 +262,8 @@ class Translator:
             stop_words=stop_words(language),
             variants=dictionary.variants,
             max_length=MAX_WORD_LENGTH,
+            reach_from=dictionary.reach_from,
+            reach_to=dictionary.reach_to,
         )
 
     def _status_line(self, language: str) -> str:
@@ -173,6 +277,11 @@ class Translator:
         return f"{state}: {source.name} ({where})"
 
 
+def _settled(slot: _Slot) -> bool:
+    """Whether the slot's language is loaded or known to be missing."""
+    return slot.lexicon is not None or slot.error is not None
+
+
 def detect_language(query: str) -> str | None:
     """``"ja"`` if the query has kana, ``"zh"`` if it has Han characters only, else ``None``."""
     if has_kana(query):
@@ -182,13 +291,52 @@ def detect_language(query: str) -> str | None:
     return None
 
 
-def join_keywords(segments: list[Segment]) -> str:
-    """The segments' English joined by spaces, without immediate repeats."""
+def choose_senses(
+    segments: list[Segment], vocabulary: Vocabulary | None = None
+) -> dict[int, SenseChoice]:
+    """Segment index -> its ranked senses, for the dictionary and glossary segments."""
+    choices = {}
+    for i, segment in enumerate(segments):
+        if segment.kind in ("dictionary", "glossary") and segment.english:
+            candidates = decode_candidates(segment.english)
+            if segment.kind == "glossary":  # one stated sense, several words: keep it whole
+                candidates = [Candidate(segment.english.replace(SEPARATOR, " "))]
+            choices[i] = rank_senses(
+                segment.surface,
+                candidates,
+                vocabulary=vocabulary,
+                glossary=segment.kind == "glossary",
+            )
+    return choices
+
+
+def join_keywords(segments: list[Segment], choices: Mapping[int, SenseChoice] | None = None) -> str:
+    """Each segment's English (the chosen sense) joined by spaces, without immediate repeats.
+
+    Without ``choices``, a dictionary segment contributes its first candidate.
+    """
     words: list[str] = []
-    for segment in segments:
-        if segment.english and (not words or words[-1] != segment.english):
-            words.append(segment.english)
+    for i, segment in enumerate(segments):
+        if choices is not None and i in choices:
+            english = choices[i].best
+        else:
+            english = segment.english.split(SEPARATOR, 1)[0].removeprefix(COMPUTING_MARK)
+        if english and (not words or words[-1] != english):
+            words.append(english)
     return " ".join(words)
+
+
+def _alternatives(choices: Iterable[SenseChoice], text: str) -> tuple[str, ...]:
+    """The runner-up senses' words not already in ``text``, in query order."""
+    seen = set(text.split())
+    out: list[str] = []
+    for choice in choices:
+        for sense in choice.lexical[1:]:
+            for word in sense.split():
+                if word not in seen:
+                    seen.add(word)
+                    out.append(word)
+    return tuple(out)
 
 
 def default_sources() -> dict[str, cedict.CedictSource | jmdict.JmdictSource]:
