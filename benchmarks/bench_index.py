@@ -174,7 +174,9 @@ def main() -> None:
         shutil.rmtree(index_dir, ignore_errors=True)
     build_tree(tree, args.quick)
     settings = Settings(index_dir=index_dir)
-    cold_existing = (index_dir / "state.sqlite").exists()
+    # CODEFIND_INDEX_DIR holds a folder per repository: measure that one.
+    location = Workspace.for_repository(tree, settings).location
+    cold_existing = (location.index_dir / "state.sqlite").exists()
 
     cold_s, cold = timed_index(tree, settings)
     index_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -200,11 +202,11 @@ def main() -> None:
     chunks = int(cold["chunks"])  # type: ignore[call-overload]
     embedded = int(cold["embedded"])  # type: ignore[call-overload]
     sizes = {
-        "state (SQLite + FTS5)": dir_size(index_dir)
-        - dir_size(index_dir / "vectors")
-        - dir_size(index_dir / "cache"),
-        "vectors (USearch f16)": dir_size(index_dir / "vectors"),
-        "embedding cache (f32)": dir_size(index_dir / "cache"),
+        "state (SQLite + FTS5)": dir_size(location.index_dir)
+        - dir_size(location.index_dir / "vectors")
+        - dir_size(location.cache_dir),
+        "vectors (USearch f16)": dir_size(location.index_dir / "vectors"),
+        "embedding cache (f32)": dir_size(location.cache_dir),
     }
     lines = [
         f"Machine: {machine_info()}. Run: {stamp()}.",

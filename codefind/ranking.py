@@ -25,6 +25,7 @@ cosine units (fusion's scale), so the same amounts work for every backend.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -355,10 +356,13 @@ def _reduce(word: str) -> str:
 
 
 def _file_name_matches(path: str, words: frozenset[str]) -> int:
-    if not words:
-        return 0
+    return len(_name_words(path) & words) if words else 0
+
+
+@functools.lru_cache(maxsize=65536)
+def _name_words(path: str) -> frozenset[str]:
+    """The reduced words of a file's stem and its folder's name (``cookies.py`` -> cookie)."""
     folder, _, name = path.rpartition("/")
     stem = name.split(".", 1)[0]
     parent = folder.rpartition("/")[2]
-    parts = {_reduce(p) for p in (*split_identifier(stem), *split_identifier(parent)) if p}
-    return len(parts & words)
+    return frozenset(_reduce(p) for p in (*split_identifier(stem), *split_identifier(parent)) if p)

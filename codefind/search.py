@@ -49,7 +49,7 @@ from codefind.ranking import (
     definition_boosts,
     mark_weak,
 )
-from codefind.store import Store, StoredChunk, SymbolRow, VectorIndex
+from codefind.store import ChunkPlace, Store, StoredChunk, SymbolRow, VectorIndex
 from codefind.translation import Translation, translate_query
 
 CANDIDATES = 100
@@ -426,15 +426,15 @@ class SearchService:
         query: str,
     ) -> list[Hit]:
         """Apply the ranking priors, then turn the best ids into hits (one per place)."""
-        outlines = self.store.state.chunks((c.chunk_id for c, _ in fused), text=False)
-        facts = {cid: ChunkFacts(s.chunk.path, s.chunk.category) for cid, s in outlines.items()}
+        places = self.store.state.places(c.chunk_id for c, _ in fused)
+        facts = {cid: ChunkFacts(p.path, p.category) for cid, p in places.items()}
         ranked = apply_priors(
             ((c.chunk_id, score) for c, score in fused), facts, intent, boosts, self.priors
         )
         by_id = {c.chunk_id: c for c, _ in fused}
         hits = self._hydrate(
             [(by_id[cid], score) for cid, score in ranked],
-            outlines,
+            places,
             limit,
             rerank=rerank,
             query=query,
@@ -444,7 +444,7 @@ class SearchService:
     def _hydrate(
         self,
         ranked: Sequence[tuple[Candidate, float]],
-        outlines: Mapping[int, StoredChunk],
+        places: Mapping[int, ChunkPlace],
         limit: int,
         *,
         rerank: bool,
@@ -452,16 +452,15 @@ class SearchService:
     ) -> list[Hit]:
         """Turn ranked ids into hits: drop ids gone from the state and overlapping ranges.
 
-        ``outlines`` are the candidates without their text; only the chosen ones are read
-        whole.
+        ``places`` say where the candidates are; only the chosen ones are read whole.
         """
         pool = limit if not rerank else max(limit, RERANK_DEPTH)
         chosen: list[tuple[Candidate, float]] = []
         taken: dict[str, list[tuple[int, int]]] = {}
         windows: set[tuple[str, str]] = set()
         for candidate, score in ranked:
-            outline = outlines.get(candidate.chunk_id)
-            if outline is None or _overlaps(taken, outline, windows):
+            place = places.get(candidate.chunk_id)
+            if place is None or _overlaps(taken, place, windows):
                 continue
             chosen.append((candidate, score))
             if len(chosen) >= pool:
@@ -505,9 +504,12 @@ def _fill_cosines(candidates: list[Candidate], index: VectorIndex, qvec: Vectors
     keys, matrix = index.vectors([candidates[i].chunk_id for i in missing])
     sims = dict(zip(keys.tolist(), (matrix @ qvec).tolist(), strict=True)) if len(keys) else {}
     for i in missing:
-        sim = sims.get(candidates[i].chunk_id)
+        c = candidates[i]
+        sim = sims.get(c.chunk_id)
         if sim is not None and math.isfinite(sim):  # a bad vector ranks nothing
-            candidates[i] = replace(candidates[i], cosine=float(sim))
+            candidates[i] = Candidate(
+                c.chunk_id, sim, c.semantic_rank, c.bm25, c.lexical_rank, c.named
+            )
 
 
 def _lexical_words(query: str, translation: Translation) -> list[str]:
@@ -541,7 +543,7 @@ def _match(row: SymbolRow, *, prefix: bool = False, member: bool = False) -> Sym
 
 def _overlaps(
     taken: dict[str, list[tuple[int, int]]],
-    stored: StoredChunk,
+    chunk: ChunkPlace,
     windows: set[tuple[str, str]],
 ) -> bool:
     """Whether a better hit already covers this chunk's lines or its definition.
@@ -551,7 +553,6 @@ def _overlaps(
     are dropped. Distinct definitions that share a name (a struct and its ``impl`` blocks, a
     property's getter and setter) are all kept.
     """
-    chunk = stored.chunk
     ranges = taken.setdefault(chunk.path, [])
     if any(chunk.start_line <= end and start <= chunk.end_line for start, end in ranges):
         return True

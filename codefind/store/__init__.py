@@ -34,7 +34,14 @@ from codefind.errors import (
 )
 from codefind.store.cache import EmbeddingCache, text_hash
 from codefind.store.lock import lock_holder, write_lock
-from codefind.store.state import FileUpdate, StateDB, StoredChunk, StoredFile, SymbolRow
+from codefind.store.state import (
+    ChunkPlace,
+    FileUpdate,
+    StateDB,
+    StoredChunk,
+    StoredFile,
+    SymbolRow,
+)
 from codefind.store.vectors import (
     VectorIndex,
     VectorWriter,
@@ -44,6 +51,7 @@ from codefind.store.vectors import (
 )
 
 __all__ = [
+    "ChunkPlace",
     "EmbeddingCache",
     "FileUpdate",
     "IndexLocation",

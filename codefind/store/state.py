@@ -27,7 +27,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 
 from codefind.errors import IndexFormatError
 from codefind.lexical import identifier_key, tokens
@@ -140,6 +140,20 @@ class StoredChunk:
     id: int
     chunk: Chunk
     text_hash: bytes
+
+
+class ChunkPlace(NamedTuple):
+    """Where a chunk is and what it is, without its text: what ranking needs of a candidate.
+
+    A tuple, not a dataclass: a search looks at a few hundred candidates per keystroke.
+    """
+
+    path: str
+    start_line: int
+    end_line: int
+    symbol: str
+    kind: str
+    category: FileCategory
 
 
 @dataclass(frozen=True)
@@ -272,6 +286,15 @@ class StateDB:
         """
         columns = _CHUNK_COLUMNS if text else _CHUNK_COLUMNS.replace("text,", "'' AS text,", 1)
         return {row[0]: _stored_chunk(row) for row in self._select_by_ids(columns, ids)}
+
+    @_guarded
+    def places(self, ids: Iterable[int]) -> dict[int, ChunkPlace]:
+        """Path, range, symbol, kind and category of the chunks with these ids."""
+        rows = self._select_by_ids("id, path, start_line, end_line, symbol, kind, category", ids)
+        return {
+            cid: ChunkPlace(path, start, end, symbol, kind, _category(category))
+            for cid, path, start, end, symbol, kind, category in rows
+        }
 
     @_guarded
     def embedding_facts(self, ids: Iterable[int]) -> dict[int, tuple[str, bool, int]]:
