@@ -402,9 +402,7 @@ def evaluate(
     workspace = Workspace(source, location or eval_location(eval_set), settings)
     try:
         started = time.monotonic()
-        workspace.indexer(
-            on_progress=on_index_progress, before_upload=workspace.upload_guard(ask)
-        ).run()
+        workspace.update_index(on_progress=on_index_progress, ask=ask)
         index_seconds = time.monotonic() - started
         service = workspace.search_service(rerank=settings.rerank, strict=True)
         outcomes = run_queries(
