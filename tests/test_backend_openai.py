@@ -290,3 +290,35 @@ def test_a_local_server_needs_no_consent_and_a_remote_one_does(tmp_path: Path) -
     local = embedder("http://127.0.0.1:1/v1", tmp_path)
     assert not local.remote and local.endpoint == "http://127.0.0.1:1/v1"
     assert embedder("https://api.openai.com/v1", tmp_path).remote
+
+
+def test_code_goes_to_a_server_elsewhere_only_after_a_yes(tmp_path: Path) -> None:
+    """The server is reached as http://embed-box.invalid:PORT through an HTTP proxy (the stand-in
+    answers as the proxy), so the URL names a host that is not this machine."""
+    import json
+    import os
+
+    from tests.cliutil import codefind
+    from tests.gitutil import make_repo
+
+    with CompatServer("vllm", dim=384) as srv:
+        port = srv.url.rsplit(":", 1)[1].split("/")[0]
+        env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "all_proxy")}
+        env |= {
+            "HTTP_PROXY": f"http://127.0.0.1:{port}",
+            "http_proxy": f"http://127.0.0.1:{port}",
+            "CODEFIND_BACKEND": "openai",
+            "CODEFIND_OPENAI_URL": f"http://embed-box.invalid:{port}/v1",
+            "CODEFIND_OPENAI_MODEL": "code-embedder",
+        }
+        repo = make_repo(tmp_path / "repo", {"a.py": "def a():\n    return 1\n"})
+        refused = codefind("index", cwd=repo, env=env)
+        assert refused.returncode == 2, refused.stderr
+        assert f"embed-box.invalid:{port}" in refused.stderr and "--yes" in refused.stderr
+        inputs = [r.body["input"] for r in embedding_posts(srv)]
+        assert inputs == [[PROBE]], "only the one-word probe left the machine"
+
+        agreed = codefind("index", "--json", "--yes", cwd=repo, env=env)
+        assert agreed.returncode == 0, agreed.stderr
+        assert json.loads(agreed.stdout)["dim"] == 384
+        assert any("def a" in "".join(r.body["input"]) for r in embedding_posts(srv))
