@@ -127,7 +127,6 @@ class OpenAISettings:
 
 
 ServerSettings = SGLangSettings | VoyageSettings | OpenAISettings
-Section = LocalSettings | ServerSettings
 SECTIONS: tuple[str, ...] = ("local", "sglang", "voyage", "openai")
 """The config tables of codefind's own backends (a plug-in's table is in ``Settings.plugins``)."""
 
@@ -167,18 +166,11 @@ class Settings:
     @property
     def model(self) -> str:
         """The model of the chosen backend ("" when a plug-in's table names none)."""
-        if self.backend in SECTIONS:
-            section: Section = getattr(self, self.backend)
-            return section.model
-        return str(self.plugins.get(self.backend, {}).get("model", ""))
+        return str(self.section_value(self.backend, "model") or "")
 
     def with_model(self, model: str) -> Settings:
         """A copy whose chosen backend uses ``model``."""
-        if self.backend in SECTIONS:
-            section = getattr(self, self.backend)
-            return replace(self, **{self.backend: replace(section, model=model)})
-        table = {**self.plugins.get(self.backend, {}), "model": model}
-        return replace(self, plugins={**self.plugins, self.backend: table})
+        return self.with_section_value(self.backend, "model", model)
 
     def with_backend(self, backend: str, dim: int | None = None) -> Settings:
         """A copy that uses ``backend`` at ``dim`` (native when ``None``)."""
