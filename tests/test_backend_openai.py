@@ -322,3 +322,33 @@ def test_code_goes_to_a_server_elsewhere_only_after_a_yes(tmp_path: Path) -> Non
         assert agreed.returncode == 0, agreed.stderr
         assert json.loads(agreed.stdout)["dim"] == 384
         assert any("def a" in "".join(r.body["input"]) for r in embedding_posts(srv))
+
+
+def test_with_the_server_down_the_index_is_still_found_and_searched_by_words(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    from tests.cliutil import codefind
+    from tests.gitutil import make_repo
+
+    repo = make_repo(
+        tmp_path / "repo",
+        {
+            "net.py": "def fetch_page(url):\n    return http_get(url)\n",
+            "store.py": "def save_index(path):\n    write_file(path)\n",
+        },
+    )
+    with CompatServer("tei", dim=384) as srv:
+        env = {
+            **os.environ,
+            "CODEFIND_BACKEND": "openai",
+            "CODEFIND_OPENAI_URL": srv.url,
+            "CODEFIND_OPENAI_MODEL": "code-embedder",
+        }
+        indexed = codefind("index", "--json", cwd=repo, env=env)
+        assert indexed.returncode == 0, indexed.stderr
+    found = codefind("search", "save index", "--format", "grep", "--all", cwd=repo, env=env)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.startswith("store.py:1:"), found.stdout
+    assert "Cannot reach the embedding server" in found.stderr
