@@ -89,7 +89,9 @@ def load_questions(split: str, names: Iterable[str] | None = None) -> list[Quest
             if not line.strip():
                 continue
             raw = json.loads(line)
-            if (split != "all" and raw["split"] != split) or (wanted and raw["project"] not in wanted):
+            if (split != "all" and raw["split"] != split) or (
+                wanted and raw["project"] not in wanted
+            ):
                 continue
             out.append(
                 Question(
@@ -138,9 +140,7 @@ def run_questions(
             result = service.search(query, limit=10, mode=mode)
             ms = (time.perf_counter() - started) * 1000
             hits = [(h.path, h.start_line, h.end_line) for h in result.hits]
-            rank = next(
-                (i for i, (p, s, e) in enumerate(hits, 1) if question.right(p, s, e)), None
-            )
+            rank = next((i for i, (p, s, e) in enumerate(hits, 1) if question.right(p, s, e)), None)
             outcomes.append(Outcome(question, mode, rank, ms, hits))
     return outcomes
 
@@ -182,38 +182,70 @@ def summarize(outcomes: Sequence[Outcome]) -> Summary:
     )
 
 
-def tables(outcomes: Sequence[Outcome], baseline: Sequence[tuple[Question, int, bool]]) -> str:
-    """The markdown tables of one run."""
-    lines = [
-        "| mode | questions | top-1 | top-3 | top-10 | MRR@10 | ms p50 / p95 |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    by_mode: dict[str, list[Outcome]] = defaultdict(list)
+def load_outcomes(path: Path, questions: Sequence[Question]) -> list[Outcome]:
+    """Per-question outcomes written by an earlier run (``--out``), for a before/after table."""
+    by_id = {q.id: q for q in questions}
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row["id"] in by_id:
+            out.append(Outcome(by_id[row["id"]], row["mode"], row["rank"], row["ms"]))
+    return out
+
+
+def _cells(s: Summary, b: Summary | None, *, bold: bool = False) -> str:
+    """``top-1 | top-3 | top-10 | MRR`` cells, ``before -> after`` when there is a before."""
+    values = [(s.top1, b and b.top1), (s.top3, b and b.top3), (s.top10, b and b.top10)]
+    values.append((s.mrr, b and b.mrr))
+    cells = []
+    for i, (after, before) in enumerate(values):
+        text = f"{after:.3f}" if before is None else f"{before:.3f} → {after:.3f}"
+        cells.append(f"**{text}**" if bold and i == 0 else text)
+    return " | ".join(cells)
+
+
+def _grouped(outcomes: Sequence[Outcome], key: Any) -> dict[str, list[Outcome]]:
+    groups: dict[str, list[Outcome]] = defaultdict(list)
     for o in outcomes:
-        by_mode[o.mode].append(o)
+        groups[key(o)].append(o)
+    return groups
+
+
+def tables(
+    outcomes: Sequence[Outcome],
+    baseline: Sequence[tuple[Question, int, bool]],
+    before: Sequence[Outcome] = (),
+) -> str:
+    """The markdown tables of one run (``before``: an earlier run's outcomes to compare)."""
+    head = "| {first} | questions | top-1 | top-3 | top-10 | MRR@10 |{extra}"
+    rule = "| --- | --- | --- | --- | --- | --- |{extra}"
+    lines = [head.format(first="mode", extra=" ms p50 / p95 |"), rule.format(extra=" --- |")]
+    by_mode = _grouped(outcomes, lambda o: o.mode)
+    before_mode = _grouped(before, lambda o: o.mode)
     for mode, group in by_mode.items():
         s = summarize(group)
+        b = summarize(before_mode[mode]) if before_mode.get(mode) else None
         lines.append(
-            f"| {mode} | {s.queries} | **{s.top1:.3f}** | {s.top3:.3f} | {s.top10:.3f} | "
-            f"{s.mrr:.3f} | {s.ms_p50:.1f} / {s.ms_p95:.1f} |"
+            f"| {mode} | {s.queries} | {_cells(s, b, bold=True)} | "
+            f"{s.ms_p50:.1f} / {s.ms_p95:.1f} |"
         )
-    lines += ["", "By kind of question (hybrid):", ""]
-    lines += ["| kind | questions | top-1 | top-3 | top-10 |", "| --- | --- | --- | --- | --- |"]
     hybrid = by_mode.get("hybrid", next(iter(by_mode.values()), []))
-    by_kind: dict[str, list[Outcome]] = defaultdict(list)
-    for o in hybrid:
-        by_kind["names (name + qualified)" if o.question.kind in NAMED else o.question.kind].append(o)
-    for kind in sorted(by_kind):
-        s = summarize(by_kind[kind])
-        lines.append(f"| {kind} | {s.queries} | {s.top1:.3f} | {s.top3:.3f} | {s.top10:.3f} |")
-    lines += ["", "By project (hybrid):", ""]
-    lines += ["| project | questions | top-1 | top-3 | top-10 |", "| --- | --- | --- | --- | --- |"]
-    by_project: dict[str, list[Outcome]] = defaultdict(list)
-    for o in hybrid:
-        by_project[o.question.project].append(o)
-    for name in sorted(by_project):
-        s = summarize(by_project[name])
-        lines.append(f"| {name} | {s.queries} | {s.top1:.3f} | {s.top3:.3f} | {s.top10:.3f} |")
+    hybrid_before = before_mode.get("hybrid", [])
+    for title, key in (
+        (
+            "By kind of question",
+            lambda o: "names (name + qualified)" if o.question.kind in NAMED else o.question.kind,
+        ),
+        ("By project", lambda o: o.question.project),
+    ):
+        first = title.split()[-1]
+        lines += ["", f"{title} (hybrid):", ""]
+        lines += [head.format(first=first, extra=""), rule.format(extra="")]
+        groups, old = _grouped(hybrid, key), _grouped(hybrid_before, key)
+        for name in sorted(groups):
+            s = summarize(groups[name])
+            b = summarize(old[name]) if old.get(name) else None
+            lines.append(f"| {name} | {s.queries} | {_cells(s, b)} |")
     if baseline:
         listed = [n for _, n, _ in baseline]
         found = sum(1 for _, _, ok in baseline if ok)
@@ -233,11 +265,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lang", choices=("en", "zh", "ja"), default="en")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--projects", nargs="*", default=None)
-    parser.add_argument("--label", default="current", help="index folder name (keep versions apart)")
+    parser.add_argument(
+        "--label", default="current", help="index folder name (keep versions apart)"
+    )
     parser.add_argument("--out", type=Path, help="write per-question outcomes (JSON Lines)")
     parser.add_argument("--section", help="write the tables to this section of RESULTS.md")
     parser.add_argument(
         "--codefind", type=Path, help="measure the codefind package in this checkout instead"
+    )
+    parser.add_argument(
+        "--baseline", type=Path, help="an earlier run's --out file: tables show before -> after"
+    )
+    parser.add_argument(
+        "--baseline-label", default="an earlier run", help="what --baseline measured, in words"
     )
     args = parser.parse_args(argv)
     if args.codefind:
@@ -256,7 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         outcomes += run_questions(service, mine, modes, args.lang)
         baseline += [(q, *rg_baseline(fetch(project), q)) for q in mine if q.queries.get(args.lang)]
         workspace.close()
-    text = tables(outcomes, baseline)
+    before = load_outcomes(args.baseline, questions) if args.baseline else []
+    text = tables(outcomes, baseline, before)
     print(text)
     if args.out:
         with args.out.open("w", encoding="utf-8") as out:
@@ -265,11 +306,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                        "kind": o.question.kind, "hits": o.hits}  # fmt: skip
                 out.write(json.dumps(row) + "\n")
     if args.section:
+        compared = (
+            f" Before → after: before is {args.baseline_label}, after is this commit."
+            if before
+            else ""
+        )
         write_section(
             args.section,
-            f"## Relevance on real projects: {args.split} half, {args.lang} queries "
-            f"({args.label})\n\n`python benchmarks/bench_relevance.py --split {args.split} "
-            f"--lang {args.lang}`; {stamp()}; {machine_info()}; built-in model.\n\n{text}",
+            f"## Relevance on real projects: {args.split} half, {args.lang} queries\n\n"
+            f"`python benchmarks/bench_relevance.py --split {args.split} --lang {args.lang}`; "
+            f"{stamp()}; {machine_info()}; built-in model; 9 projects (benchmarks/relevance/)."
+            f"{compared}\n\n{text}",
         )
     return 0
 

@@ -24,6 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._results import machine_info, stamp, write_section
 from benchmarks.bench_relevance import load_questions, open_workspace
 from benchmarks.relevance.fetch import projects
 
@@ -47,6 +48,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=("tune", "report"), default="tune")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--section", help="write the outcome to this section of RESULTS.md")
     args = parser.parse_args()
     questions = load_questions(args.split)
     no_match = [
@@ -83,10 +85,20 @@ def main() -> int:
         print(f"{name}: cosine min/p10/p25/p50/p90 {quart}; coverage {cquart}")
     shown = sum(r["shown"] for r in fake)
     hidden = sum(1 for r in real if r["right"] and r["top_weak"])
-    print(
+    outcome = (
         f"with the thresholds in codefind.ranking: {shown} of {len(fake)} no-match searches "
         f"still show hits; {hidden} of {sum(r['right'] for r in real)} right top hits are weak"
     )
+    print(outcome)
+    if args.section:
+        write_section(
+            args.section,
+            f"## No good match: {args.split} half\n\n`python benchmarks/calibrate_no_match.py "
+            f"--split {args.split}`; {stamp()}; {machine_info()}; built-in model, hybrid mode. "
+            f"{len(real)} questions of the relevance benchmark and {len(fake) // len(projects())} "
+            f"nonsense or off-topic queries (relevance/no_match.jsonl) searched in each of the "
+            f"{len(projects())} projects: {outcome}.",
+        )
     return 0
 
 

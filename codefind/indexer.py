@@ -239,11 +239,13 @@ class Indexer:
         tally.reused += sum(len(ids_by_hash[h]) for h in cached)
         self._add(writer, ids_by_hash, cached)
         missing = [h for h in ids_by_hash if h not in cached]
-        texts = _texts_for(store, missing, ids_by_hash)
         if missing and self.embedder.remote and self._before_upload is not None:
+            texts = _texts_for(store, missing, ids_by_hash)
             paths = {
                 stored.chunk.path
-                for stored in store.state.chunks(ids_by_hash[h][0] for h in missing).values()
+                for stored in store.state.chunks(
+                    (ids_by_hash[h][0] for h in missing), text=False
+                ).values()
             }
             self._before_upload(
                 UploadPlan(
@@ -251,7 +253,7 @@ class Indexer:
                 )
             )
         try:
-            self._embed_missing(store, writer, texts, ids_by_hash, tally)
+            self._embed_missing(store, writer, missing, ids_by_hash, tally)
         except BaseException:
             # Keep what was embedded searchable; generation -1 makes the next run sync again.
             # If that fails too (a full disk), the first error is the one to report.
@@ -284,25 +286,36 @@ class Indexer:
         self,
         store: Store,
         writer: VectorWriter,
-        texts: Mapping[bytes, str],
+        missing: Sequence[bytes],
         ids_by_hash: Mapping[bytes, list[int]],
         tally: _Tally,
     ) -> None:
-        if not texts:
+        """Embed ``missing`` texts in the order a user needs them, reading each batch's texts
+        only when it is sent (memory stays one batch deep, whatever the repository's size).
+
+        Implementation code comes first (definitions before module code), then examples,
+        tests, configuration and docs: semantic search covers the code a user looks for long
+        before a cold run ends. The vector index is saved as soon as the code is done.
+        """
+        if not missing:
             return
-        # Sorting by length keeps similar lengths in one batch, so little padding is wasted.
-        order = sorted(texts, key=lambda h: len(texts[h]))
-        size = max(1, self.embedder.batch_size)
-        batches = [order[i : i + size] for i in range(0, len(order), size)]
+        batches, code_batches = _embedding_batches(store, missing, ids_by_hash, self.embedder)
         last_checkpoint = time.monotonic()
-        self._report("embed", 0, len(order))
-        for keys, result in _run_batches(self.embedder, texts, batches, self._cancel):
+        self._report("embed", 0, len(missing))
+
+        def load(keys: Sequence[bytes]) -> list[str]:
+            texts = _texts_for(store, keys, ids_by_hash)
+            return [texts[k] for k in keys]
+
+        results = _run_batches(self.embedder, load, batches, self._cancel)
+        for finished, (keys, result) in enumerate(results, 1):
             fresh = dict(zip(keys, result, strict=True))
             store.cache.put_many(self.embedder.model_id, fresh)
             self._add(writer, ids_by_hash, fresh)
             tally.embedded += len(keys)
-            self._report("embed", tally.embedded, len(order), embedded=tally.embedded)
-            if time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS:
+            self._report("embed", tally.embedded, len(missing), embedded=tally.embedded)
+            code_done = finished == code_batches and finished < len(batches)
+            if code_done or time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS:
                 writer.save(generation=-1)
                 last_checkpoint = time.monotonic()
         self._check_cancel()
@@ -359,13 +372,49 @@ def _texts_for(
     return texts
 
 
+_EMBED_TIERS: dict[str, int] = {
+    "code": 0, "example": 2, "test": 3, "config": 4, "docs": 5, "changelog": 6, "generated": 7,
+}  # fmt: skip
+"""Embedding order by category (code definitions get tier 0, other code tier 1)."""
+
+
+def _embedding_batches(
+    store: Store,
+    missing: Sequence[bytes],
+    ids_by_hash: Mapping[bytes, list[int]],
+    embedder: Embedder,
+) -> tuple[list[list[bytes]], int]:
+    """The batches to embed, in tier order, and how many of them hold implementation code.
+
+    Within a tier texts are sorted by length, so a batch holds similar lengths (little
+    padding for the servers that batch).
+    """
+    facts = store.state.embedding_facts(ids_by_hash[h][0] for h in missing)
+    keyed: dict[int, list[tuple[int, bytes]]] = {}
+    for digest in missing:
+        category, defines, length = facts.get(ids_by_hash[digest][0], ("code", False, 0))
+        tier = _EMBED_TIERS.get(category, 8) + (1 if category == "code" and not defines else 0)
+        keyed.setdefault(tier, []).append((length, digest))
+    size = max(1, embedder.batch_size)
+    batches: list[list[bytes]] = []
+    code_batches = 0
+    for tier in sorted(keyed):
+        order = [digest for _, digest in sorted(keyed[tier], key=lambda item: item[0])]
+        batches += [order[i : i + size] for i in range(0, len(order), size)]
+        if tier <= 1:
+            code_batches = len(batches)
+    return batches, code_batches
+
+
 def _run_batches(
     embedder: Embedder,
-    texts: Mapping[bytes, str],
+    load: Callable[[Sequence[bytes]], list[str]],
     batches: Sequence[Sequence[bytes]],
     cancel: threading.Event,
 ) -> Iterator[tuple[Sequence[bytes], Vectors]]:
     """Yield (hashes, vectors) per batch as batches finish, at most ``max_concurrency`` at once.
+
+    ``load`` reads a batch's texts when the batch is sent, so texts are never all in memory.
 
     When ``cancel`` is set or a batch fails, nothing new is sent, but batches already in
     flight are still collected (so they reach the cache) before the failure is raised.
@@ -378,7 +427,7 @@ def _run_batches(
         while queue or running:
             while queue and len(running) < workers and error is None and not cancel.is_set():
                 keys = queue.popleft()
-                running[pool.submit(embedder.embed_documents, [texts[k] for k in keys])] = keys
+                running[pool.submit(embedder.embed_documents, load(keys))] = keys
             if not running:
                 break
             done, _ = wait(running, return_when=FIRST_COMPLETED)

@@ -121,7 +121,7 @@ def test_sigkill_during_embedding_keeps_finished_batches(git_repo, server: SGLan
     env = env_for(server)
     server.delay_next(0.4, times=1000)
     process = start_index(repo, env)
-    wait_for(lambda: cached_count(repo) >= 64)
+    wait_for(lambda: cached_count(repo) >= 64, timeout=180.0)  # a loaded CI host is slow
     process.send_signal(signal.SIGKILL)
     process.wait()
     committed = cached_count(repo)

@@ -191,3 +191,43 @@ def test_query_translation_can_be_turned_off_to_measure_it(git_repo) -> None:  #
         found[translate] = [hit.symbol for hit in result.hits]
         assert result.translation.changed is translate
     assert found == {True: ["read_file"], False: []}
+
+
+def test_implementation_code_is_embedded_first_and_searchable_before_the_run_ends(
+    git_repo,  # type: ignore[no-untyped-def]
+) -> None:
+    """Useful sooner: code, then tests, then docs; a run stopped after the code keeps it all."""
+    files: dict[str, str | bytes] = {
+        "docs/guide.md": "\n\n".join(f"## Part {i}\n\nHow to use feature {i}." for i in range(30)),
+        "tests/test_things.py": "".join(
+            f"def test_thing_{i}():\n    assert thing({i}) == {i}\n\n" for i in range(20)
+        ),
+        "app/things.py": "".join(f"def thing_{i}(x):\n    return x + {i}\n\n" for i in range(20)),
+    }
+    repo = git_repo(files)
+    workspace = Workspace.for_repository(repo, Settings())
+    state = Store.open(workspace.location).state
+    cancel = threading.Event()
+    code_chunks: list[int] = []
+
+    def progress(p: IndexProgress) -> None:
+        if p.phase == "chunk" and not code_chunks:
+            return
+        if p.phase == "embed" and not code_chunks:
+            code_chunks.extend(
+                cid
+                for cid, s in state.chunks(state.chunk_ids(), text=False).items()
+                if s.chunk.category == "code"
+            )
+        if p.phase == "embed" and code_chunks and p.embedded >= len(code_chunks):
+            cancel.set()
+
+    with pytest.raises(Interrupted):
+        workspace.indexer(on_progress=progress, cancel=cancel).run()
+    index = open_vector_index(workspace.location.index_dir, workspace.embedder.model_id, 384)
+    indexed = set(index.keys().tolist())
+    categories = {
+        cid: s.chunk.category for cid, s in state.chunks(state.chunk_ids(), text=False).items()
+    }
+    assert set(code_chunks) <= indexed, "all implementation code is searchable"
+    assert {categories[cid] for cid in indexed} == {"code"}, "nothing else came first"

@@ -273,6 +273,12 @@ class StateDB:
         columns = _CHUNK_COLUMNS if text else _CHUNK_COLUMNS.replace("text,", "'' AS text,", 1)
         return {row[0]: _stored_chunk(row) for row in self._select_by_ids(columns, ids)}
 
+    @_guarded
+    def embedding_facts(self, ids: Iterable[int]) -> dict[int, tuple[str, bool, int]]:
+        """(category, defines a name, text length) of each chunk: the indexer's embedding order."""
+        rows = self._select_by_ids("id, category, symbol != '', length(text)", ids)
+        return {int(cid): (str(cat), bool(named), int(size)) for cid, cat, named, size in rows}
+
     def iter_chunks(self, batch: int = 2000) -> Iterator[StoredChunk]:
         """Every chunk, in id order."""
         last = 0
