@@ -1,6 +1,6 @@
 """Indexing and search speed on a large real tree: the Python standard library.
 
-What it measures (issue #3, DESIGN.md budgets), all with the built-in model on this machine:
+What it measures (issue #3, the README's speed budgets), all with the built-in model on this machine:
 
 - cold indexing: files, chunks, real tokens, chunks/s and tokens/s (budget >= 6,000 tokens/s);
 - re-index with nothing changed (budget <= 1 s for ~2k files) and with one file changed;

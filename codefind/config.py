@@ -20,11 +20,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from codefind import plugins
 from codefind.atomic import atomic_write_bytes
 from codefind.errors import ConfigError, remember_secret
 from codefind.models import SEARCH_MODES, SearchMode
-
-BACKENDS: tuple[str, ...] = ("local", "sglang", "voyage")
 
 DEFAULT_LOCAL_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_SGLANG_URL = "http://127.0.0.1:30000/v1"
@@ -96,6 +95,43 @@ class VoyageSettings:
 
 
 @dataclass(frozen=True)
+class OpenAISettings:
+    """Any server that speaks the OpenAI embeddings API (vLLM, TEI, Ollama, llama.cpp, ...)."""
+
+    url: str = ""
+    """The API's base URL, e.g. ``http://127.0.0.1:11434/v1`` (Ollama)."""
+    model: str = ""
+    """The model name the server expects in requests."""
+    api_key: str | None = field(default=None, repr=False)
+    query_prefix: str = ""
+    """Text put before every query, verbatim: the instruction some models want (``search_query:
+    `` for nomic-embed-text, ``query: `` for E5, ``Instruct: ...\\nQuery:`` for Qwen3)."""
+    matryoshka_min_dim: int = 0
+    """The smallest dimension the model was Matryoshka-trained for; 0 = it was not, and only
+    its native dimension is offered (cutting another model's vectors ruins them)."""
+    multilingual: bool = True
+    """Whether the model reads queries in other languages (false: Chinese and Japanese queries
+    are translated to English keywords first, as for the built-in model)."""
+    batch_size: int = 32
+    """Texts per request; lowered for the run when the server says its limit is smaller."""
+    max_tokens: int = 8192
+    """Inputs are cut to about this many tokens; lowered when the server states its limit."""
+    attempts: int = 5
+    """Tries per request before giving up (429, 5xx); 1 = no retry. Timeouts are not retried."""
+    retry_delay: float = 0.5
+    """First backoff between tries, in seconds; it doubles on each retry."""
+    timeout: float = 30.0
+    """Seconds to wait for the answer to one indexing batch."""
+    query_timeout: float = 5.0
+    """Seconds to wait for a search query's vector before searching lexically."""
+
+
+ServerSettings = SGLangSettings | VoyageSettings | OpenAISettings
+SECTIONS: tuple[str, ...] = ("local", "sglang", "voyage", "openai")
+"""The config tables of codefind's own backends (a plug-in's table is in ``Settings.plugins``)."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of one run."""
 
@@ -119,21 +155,41 @@ class Settings:
     local: LocalSettings = field(default_factory=LocalSettings)
     sglang: SGLangSettings = field(default_factory=SGLangSettings)
     voyage: VoyageSettings = field(default_factory=VoyageSettings)
+    openai: OpenAISettings = field(default_factory=OpenAISettings)
+    plugins: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Plug-in backends' config tables as written; each backend parses its own
+    (``Backend.options``)."""
+    keys: Mapping[str, str] = field(default_factory=dict)
+    """The app's key map, binding id -> keys (the ``[keys]`` table, e.g. ``open = "ctrl+o"``);
+    the app checks the ids."""
 
     @property
     def model(self) -> str:
-        """The model of the chosen backend."""
-        section: LocalSettings | SGLangSettings | VoyageSettings = getattr(self, self.backend)
-        return section.model
+        """The model of the chosen backend ("" when a plug-in's table names none)."""
+        return str(self.section_value(self.backend, "model") or "")
 
     def with_model(self, model: str) -> Settings:
         """A copy whose chosen backend uses ``model``."""
-        section = getattr(self, self.backend)
-        return replace(self, **{self.backend: replace(section, model=model)})
+        return self.with_section_value(self.backend, "model", model)
 
     def with_backend(self, backend: str, dim: int | None = None) -> Settings:
         """A copy that uses ``backend`` at ``dim`` (native when ``None``)."""
-        return replace(self, backend=_check_backend(backend), dim=dim)
+        return replace(self, backend=plugins.check(backend), dim=dim)
+
+    def section_value(self, backend: str, key: str) -> Any:
+        """The value of ``key`` in ``backend``'s config table (``None`` when a plug-in's
+        table does not set it)."""
+        if backend in SECTIONS:
+            return getattr(getattr(self, backend), key)
+        return self.plugins.get(backend, {}).get(key)
+
+    def with_section_value(self, backend: str, key: str, value: Any) -> Settings:
+        """A copy with ``key`` of ``backend``'s config table set to ``value``."""
+        if backend in SECTIONS:
+            section = getattr(self, backend)
+            return replace(self, **{backend: replace(section, **{key: value})})
+        table = {**self.plugins.get(backend, {}), key: value}
+        return replace(self, plugins={**self.plugins, backend: table})
 
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -256,16 +312,49 @@ def write_config_value(key: str, value: str, path: Path | None = None) -> Path:
 def settings_as_dict(settings: Settings, *, hide_secrets: bool = True) -> dict[str, Any]:
     """Settings as a plain dict for ``codefind config show`` (keys masked)."""
     out = dataclasses.asdict(settings)
-    for section in ("sglang", "voyage"):
-        if hide_secrets and out[section].get("api_key"):
-            out[section]["api_key"] = "***"
+    tables = out.pop("plugins")
+    out.update({name: dict(table) for name, table in tables.items()})
+    for name in (*SECTIONS, *tables):
+        if hide_secrets and out[name].get("api_key"):
+            out[name]["api_key"] = "***"
+    out["keys"] = dict(settings.keys)
     out["index_dir"] = str(settings.index_dir) if settings.index_dir else None
     return out
+
+
+def plugin_section(settings: Settings, name: str, kind: type[_T]) -> _T:
+    """Plug-in ``name``'s config table as an instance of the dataclass ``kind``.
+
+    Values are checked against the fields' annotations (``str``, ``int``, ``float``, ``bool``,
+    optionally ``| None``); unset fields keep their defaults.
+
+    Raises:
+        ConfigError: A key the dataclass does not have, or a value of the wrong type.
+    """
+    import typing
+
+    table = dict(settings.plugins.get(name, {}))
+    hints = typing.get_type_hints(kind)
+    fields = {f.name for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
+    for key, value in table.items():
+        if key not in fields:
+            raise ConfigError(
+                f"Unknown setting '{name}.{key}'; the {name} backend reads: "
+                f"{', '.join(sorted(fields))}."
+            )
+        expected = _kind_of(hints[key])
+        if expected is None or not _is_kind(expected, value):
+            wanted = _EXPECTED[expected] if expected else f"a {hints[key]}"
+            raise ConfigError(f"Setting '{name}.{key}' must be {wanted}, not {_describe(value)}.")
+    section = kind(**table)
+    remember_secret(getattr(section, "api_key", None))
+    return section
 
 
 # --- internals -------------------------------------------------------------------------
 
 _N = TypeVar("_N", int, float)
+_T = TypeVar("_T")
 
 _ENV_MAP: dict[str, tuple[str, ...]] = {
     "CODEFIND_BACKEND": ("backend",),
@@ -281,6 +370,10 @@ _ENV_MAP: dict[str, tuple[str, ...]] = {
     "CODEFIND_VOYAGE_URL": ("voyage", "url"),
     "VOYAGE_API_KEY": ("voyage", "api_key"),
     "CODEFIND_LOCAL_MODEL": ("local", "model"),
+    "CODEFIND_OPENAI_URL": ("openai", "url"),
+    "CODEFIND_OPENAI_MODEL": ("openai", "model"),
+    "CODEFIND_OPENAI_API_KEY": ("openai", "api_key"),
+    "CODEFIND_OPENAI_QUERY_PREFIX": ("openai", "query_prefix"),
 }
 
 
@@ -322,12 +415,15 @@ def _build(data: Mapping[str, Any]) -> Settings:
         "local": LocalSettings(**_section(data, "local")),
         "sglang": SGLangSettings(**_section(data, "sglang")),
         "voyage": VoyageSettings(**_section(data, "voyage")),
+        "openai": OpenAISettings(**_section(data, "openai")),
+        "keys": dict(_section(data, "keys")),
     }
-    top = {k: v for k, v in data.items() if k not in sections}
-    settings = Settings(**top, **sections)
+    top = {k: v for k, v in data.items() if k in _TOP_LEVEL and k not in sections}
+    tables = {k: dict(v) for k, v in data.items() if k not in _TOP_LEVEL}
+    settings = Settings(**top, **sections, plugins=tables)
     settings = replace(
         settings,
-        backend=_check_backend(settings.backend),
+        backend=plugins.check(settings.backend),
         dim=_in_range("dim", settings.dim or 0, 0, 1 << 16) or None,
         mode=_check_mode(settings.mode),
         limit=_in_range("limit", settings.limit, 0, 100_000),
@@ -336,9 +432,12 @@ def _build(data: Mapping[str, Any]) -> Settings:
         local=replace(settings.local, threads=_threads(settings.local.threads)),
         sglang=replace(settings.sglang, **_retry_fields("sglang", settings.sglang)),
         voyage=replace(settings.voyage, **_retry_fields("voyage", settings.voyage)),
+        openai=_openai_fields(settings.openai),
     )
-    remember_secret(settings.sglang.api_key)  # so that no message or traceback shows them
-    remember_secret(settings.voyage.api_key)
+    for section in (settings.sglang, settings.voyage, settings.openai):
+        remember_secret(section.api_key)  # so that no message or traceback shows them
+    for table in settings.plugins.values():
+        remember_secret(table.get("api_key"))
     return settings.with_model(model) if model else settings
 
 
@@ -359,7 +458,19 @@ def _threads(value: int) -> int:
     return min(threads, os.cpu_count() or 1)
 
 
-def _retry_fields(name: str, section: SGLangSettings | VoyageSettings) -> dict[str, Any]:
+def _openai_fields(section: OpenAISettings) -> OpenAISettings:
+    return replace(
+        section,
+        matryoshka_min_dim=_in_range(
+            "openai.matryoshka_min_dim", section.matryoshka_min_dim, 0, 1 << 16
+        ),
+        batch_size=_in_range("openai.batch_size", section.batch_size, 1, 100_000),
+        max_tokens=_in_range("openai.max_tokens", section.max_tokens, 16, 100_000_000),
+        **_retry_fields("openai", section),
+    )
+
+
+def _retry_fields(name: str, section: ServerSettings) -> dict[str, Any]:
     attempts = _in_range(f"{name}.attempts", section.attempts, 1, 100)
     delay = _in_range(f"{name}.retry_delay", float(section.retry_delay), 0.0, 3600.0)
     if isinstance(section, VoyageSettings):
@@ -379,12 +490,6 @@ def _section(data: Mapping[str, Any], name: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"Setting {name!r} must be a table of values.")
     return dict(value)
-
-
-def _check_backend(value: str) -> str:
-    if value not in BACKENDS:
-        raise ConfigError(f"Unknown backend {value!r}; choose one of: {', '.join(BACKENDS)}.")
-    return value
 
 
 def _check_mode(value: str) -> SearchMode:
@@ -407,7 +512,7 @@ def _in_range(name: str, value: _N, low: _N, high: _N) -> _N:
 
 # --- the type of every setting -------------------------------------------------------------
 
-_Kind = Literal["str", "int", "float", "bool", "table", "prices"]
+_Kind = Literal["str", "int", "float", "bool", "table", "prices", "keymap", "plugin"]
 
 _FIELDS: dict[tuple[str, ...], _Kind] = {
     ("backend",): "str", ("model",): "str", ("dim",): "int", ("mode",): "str",
@@ -424,8 +529,18 @@ _FIELDS: dict[tuple[str, ...], _Kind] = {
     ("voyage", "price_per_million_tokens"): "prices", ("voyage", "attempts"): "int",
     ("voyage", "retry_delay"): "float", ("voyage", "timeout"): "float",
     ("voyage", "query_timeout"): "float",
+    ("openai",): "table", ("openai", "url"): "str", ("openai", "model"): "str",
+    ("openai", "api_key"): "str", ("openai", "query_prefix"): "str",
+    ("openai", "matryoshka_min_dim"): "int", ("openai", "multilingual"): "bool",
+    ("openai", "batch_size"): "int", ("openai", "max_tokens"): "int",
+    ("openai", "attempts"): "int", ("openai", "retry_delay"): "float",
+    ("openai", "timeout"): "float", ("openai", "query_timeout"): "float",
+    ("keys",): "keymap",
 }  # fmt: skip
-"""Every key codefind reads, and the TOML type its value must have."""
+"""Every key codefind reads, and the TOML type its value must have. A plug-in backend's table
+(``[name]``, for a backend an installed package provides) is accepted as a table of plain
+values, and checked by the plug-in (``plugin_section``)."""
+_TOP_LEVEL = {key[0] for key in _FIELDS}
 
 _EXPECTED: dict[_Kind, str] = {
     "str": "a string",
@@ -434,6 +549,8 @@ _EXPECTED: dict[_Kind, str] = {
     "bool": "true or false (a TOML boolean, not a string)",
     "table": "a table of values",
     "prices": "a table of model names to finite numbers",
+    "keymap": "a table of binding ids to keys (strings)",
+    "plugin": "a table of strings, numbers and booleans",
 }
 
 
@@ -448,6 +565,8 @@ def _check_types(data: Mapping[str, Any], origin: str, prefix: tuple[str, ...] =
         path = (*prefix, str(key))
         name = ".".join(path)
         kind = _FIELDS.get(path)
+        if kind is None and not prefix and plugins.is_plugin(str(key)):
+            kind = "plugin"
         if kind is None:
             raise ConfigError(
                 f"Unknown setting {name!r} in {origin}. Run `codefind config show` for the names."
@@ -473,7 +592,27 @@ def _is_kind(kind: _Kind, value: Any) -> bool:
         return isinstance(value, Mapping) and all(
             isinstance(k, str) and _finite(v) for k, v in value.items()
         )
+    if kind == "keymap":
+        return isinstance(value, Mapping) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        )
+    if kind == "plugin":
+        return isinstance(value, Mapping) and all(
+            isinstance(v, str | bool | int) or _finite(v) for v in value.values()
+        )
     return isinstance(value, Mapping)
+
+
+def _kind_of(annotation: Any) -> _Kind | None:
+    """The kind of a plug-in settings field from its type (``str``, ``int | None``, ...)."""
+    import types
+    import typing
+
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = args[0] if len(args) == 1 else None
+    kinds: dict[Any, _Kind] = {str: "str", int: "int", float: "float", bool: "bool"}
+    return kinds.get(annotation)
 
 
 def _finite(value: Any) -> bool:

@@ -6,11 +6,12 @@ front end passes ``ask`` (a function that shows the text and returns the answer)
 when nobody can be asked (no TTY), in which case codefind refuses with exit status 2 unless
 ``--yes`` was given.
 
-Which servers need a yes: code that stays on this machine needs none; code that leaves it
-does. Voyage AI is always elsewhere. An SGLang server is on this machine when its URL names a
-loopback address, ``localhost``, or an address of this host (``is_this_machine``); any other
-server gets the same question as Voyage, without a cost estimate but saying where the code
-goes.
+Which servers need a yes (each backend declares it: ``Backend.consent``): code that stays on
+this machine needs none; code that leaves it does. Voyage AI is always elsewhere. An embedding
+server (SGLang, or any OpenAI-compatible one) is on this machine when its URL names a loopback
+address, ``localhost``, or an address of this host (``is_this_machine``); any other server
+gets the same question as Voyage, without a cost estimate but saying where the code goes. An
+embedder says the outcome in ``Embedder.remote`` and where the code goes in ``endpoint``.
 
 A yes is recorded per index folder (one per repository checkout) and model, and for a server
 also per host (``consent.json``, written atomically), so a repository is asked about once per
@@ -35,7 +36,6 @@ from codefind.atomic import atomic_write_bytes
 from codefind.errors import ConsentError
 
 CONSENT_FILE = "consent.json"
-PROVIDERS = {"voyage": "Voyage AI"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,8 @@ class PricedEmbedder(Protocol):
 
     backend: str
     model: str
+    provider: str
+    """Who receives the code, in words (``Voyage AI``)."""
     price_date: str
     price_per_million_tokens: float
 
@@ -96,7 +98,7 @@ def estimate_upload(
         model=embedder.model,
         price_date=embedder.price_date,
         price_per_million=embedder.price_per_million_tokens,
-        provider=PROVIDERS.get(embedder.backend, embedder.backend),
+        provider=embedder.provider,
     )
 
 

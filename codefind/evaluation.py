@@ -1,14 +1,16 @@
 """Retrieval quality, measured the way users will feel it: ``codefind eval``.
 
 An evaluation set is a corpus of code snippets and queries that name the relevant snippets
-(format: ``shared/eval/README.md``). The corpus is indexed through exactly the same code as a
-repository (``CorpusSource`` is a ``FileSource``: each snippet is a file), so what is measured
-is what ships: chunking, the embedding text, the store, fusion and all. Hits are chunks; a
-snippet cut into several chunks counts once, at its best chunk's rank.
+(JSON Lines: ``corpus.jsonl`` rows ``{"id", "code", "language", "path"?}``,
+``queries.jsonl`` rows ``{"id", "query", "relevant": [ids]}``). The corpus is indexed through
+exactly the same code as a repository (``CorpusSource`` is a ``FileSource``: each snippet is
+a file), so what is measured is what ships: chunking, the embedding text, the store, fusion
+and all. Hits are chunks; a snippet cut into several chunks counts once, at its best chunk's
+rank.
 
-Metrics (DESIGN.md): recall@k is the share of queries with a relevant snippet in the top k
-("success@k", as in CodeSearchNet and CoSQA); MRR@10 the mean of 1/rank of the first relevant
-snippet, 0 beyond rank 10. Query latency is the wall time of one search through the search
+Metrics: recall@k is the share of queries with a relevant snippet in the top k ("success@k",
+as in CodeSearchNet and CoSQA); MRR@10 the mean of 1/rank of the first relevant snippet, 0
+beyond rank 10. Query latency is the wall time of one search through the search
 service after a warm-up.
 """
 
@@ -402,9 +404,7 @@ def evaluate(
     workspace = Workspace(source, location or eval_location(eval_set), settings)
     try:
         started = time.monotonic()
-        workspace.indexer(
-            on_progress=on_index_progress, before_upload=workspace.upload_guard(ask)
-        ).run()
+        workspace.update_index(on_progress=on_index_progress, ask=ask)
         index_seconds = time.monotonic() - started
         service = workspace.search_service(rerank=settings.rerank, strict=True)
         outcomes = run_queries(

@@ -1,9 +1,10 @@
-"""A repository opened with some settings: the one object the CLI and the app start from.
+"""A repository opened with some settings: the one object the CLI, the app and eval start from.
 
 It knows where the index lives, builds the embedder lazily (loading a model or connecting
-to a server only when something needs it), and hands out indexers and a search service.
-Front ends hold a ``Workspace`` and never put repository, store and embedder together
-themselves, so the CLI and the app cannot drift apart.
+to a server only when something needs it), brings the index up to date (``update_index``:
+the lock, the consent question and the progress reports, put together here once for every
+front end), and hands out a search service. Front ends hold a ``Workspace`` and never put
+repository, store and embedder together themselves, so they cannot drift apart.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from codefind.consent import (
     estimate_server_upload,
     estimate_upload,
     has_consent,
-    is_this_machine,
     record_consent,
     require_consent,
     server_consent_key,
@@ -30,10 +30,13 @@ from codefind.embeddings import create_embedder, create_reranker
 from codefind.embeddings.base import Embedder, Reranker
 from codefind.errors import ConfigError
 from codefind.indexer import Indexer, ProgressCallback, UploadPlan
-from codefind.models import FileSource
+from codefind.models import FileSource, IndexReport
 from codefind.repo import Repository
 from codefind.search import SearchService
 from codefind.store import IndexLocation, Store, lock_holder, open_vector_index
+
+LOCK_WAIT_SECONDS = 3600.0
+"""How long ``update_index(wait=True)`` waits for another process's run to finish."""
 
 
 @dataclass(frozen=True)
@@ -126,11 +129,52 @@ class Workspace:
             on_lock_wait=on_lock_wait,
         )
 
+    def update_index(
+        self,
+        *,
+        on_progress: ProgressCallback | None = None,
+        ask: Callable[[str], bool] | None = None,
+        cancel: threading.Event | None = None,
+        wait: bool = False,
+        on_lock_wait: Callable[[int | None], None] | None = None,
+    ) -> IndexReport:
+        """Bring the index up to date: the one way every front end indexes.
+
+        The rules, the same for all: code goes to a remote backend only after a yes
+        (``upload_guard``); a run that finds another process indexing this checkout either
+        waits for it (``wait``: ``codefind index`` and ``codefind eval``, which exist to
+        produce an index) or gives up at once with ``IndexLockedError`` (``codefind search``
+        and the app, which search the index as it is meanwhile).
+
+        Args:
+            on_progress: Called with each ``IndexProgress`` (from this thread).
+            ask: Shows the consent question and returns the answer; ``None`` when nobody
+                can be asked (then only ``--yes`` lets code leave the machine).
+            cancel: Set it to stop at the next batch; what was done is kept.
+            wait: Wait up to ``LOCK_WAIT_SECONDS`` for another indexing process.
+            on_lock_wait: Called once with the other process's pid when waiting starts.
+
+        Raises:
+            IndexLockedError: Another process is indexing this checkout (and ``wait`` is
+                false, or it did not finish in time).
+            BackendError: The backend failed (what was embedded is kept).
+            ConsentError: Code would leave the machine without a yes.
+            Interrupted: ``cancel`` was set (what was done is kept).
+        """
+        return self.indexer(
+            on_progress=on_progress,
+            cancel=cancel,
+            before_upload=self.upload_guard(ask),
+            lock_wait_seconds=LOCK_WAIT_SECONDS if wait else 0.0,
+            on_lock_wait=on_lock_wait,
+        ).run()
+
     def upload_guard(self, ask: Callable[[str], bool] | None) -> Callable[[UploadPlan], None]:
         """The ``before_upload`` hook: ask once per repository and remote model (and host).
 
-        Voyage AI is always asked about; an SGLang server only when it is not on this machine
-        (see ``codefind.consent``).
+        The indexer calls it only for an embedder whose texts leave this machine
+        (``Embedder.remote``: Voyage AI always, a server when it is not on this machine;
+        see ``Backend.consent``).
 
         Args:
             ask: Shows the question and returns the answer; ``None`` when nobody can be asked
@@ -149,20 +193,27 @@ class Workspace:
         return guard
 
     def _consent_key(self) -> str | None:
-        """What a yes is recorded under, or ``None`` when the code stays on this machine."""
+        """What a yes is recorded under, or ``None`` when the code stays on this machine.
+
+        A priced service (Voyage) is asked about once per model; a server once per model
+        and host, since the same model on another host is another place for the code.
+        """
         embedder = self.embedder
+        if not embedder.remote:
+            return None
         if isinstance(embedder, PricedEmbedder):
             return embedder.model_id
-        if self.settings.backend == "sglang" and not is_this_machine(self.settings.sglang.url):
-            return server_consent_key(embedder.model_id, self.settings.sglang.url)
-        return None
+        return server_consent_key(embedder.model_id, embedder.endpoint or embedder.backend)
 
     def _estimate(self, plan: UploadPlan) -> UploadEstimate:
         embedder = self.embedder
         if isinstance(embedder, PricedEmbedder):
             return estimate_upload(embedder, files=plan.files, texts=plan.texts)
         return estimate_server_upload(
-            self.settings.sglang.url, embedder.model, files=plan.files, texts=plan.texts
+            embedder.endpoint or embedder.backend,
+            embedder.model,
+            files=plan.files,
+            texts=plan.texts,
         )
 
     def search_service(self, *, rerank: bool = False, strict: bool = False) -> SearchService:

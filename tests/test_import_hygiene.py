@@ -1,13 +1,36 @@
-"""What importing codefind costs, and which layers may import what (DESIGN.md)."""
+"""What importing codefind costs, and which layers may import what (docs/ARCHITECTURE.md).
+
+The import graph is read from the source (every ``import``, at the top or inside a function,
+``TYPE_CHECKING`` ones included), so a lazy import that breaks a layer rule is caught too.
+"""
 
 from __future__ import annotations
 
 import ast
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "codefind"
+
+LAYERS: dict[str, int] = {
+    "codefind": 0, "codefind.errors": 0, "codefind.models": 0, "codefind.atomic": 0,
+    "codefind.lexical": 0, "codefind.plugins": 0,
+    "codefind.categories": 1, "codefind.pathfilter": 1, "codefind.consent": 1,
+    "codefind.config": 2,
+    "codefind.repo": 3, "codefind.chunking": 3, "codefind.embeddings": 3, "codefind.store": 3,
+    "codefind.translation": 3,
+    "codefind.indexer": 4, "codefind.search": 4, "codefind.ranking": 4, "codefind.fusion": 4,
+    "codefind.mining": 4,
+    "codefind.workspace": 5, "codefind.about": 5,
+    "codefind.evaluation": 6,
+    "codefind.tui": 7,
+    "codefind.cli": 8,
+    "codefind.__main__": 9,
+}  # fmt: skip
+"""Layers from the bottom (docs/ARCHITECTURE.md): a module imports its own layer or lower.
+Layer 3's packages are peers that do not import each other."""
 
 
 def imported_after(statement: str) -> set[str]:
@@ -98,3 +121,118 @@ def test_lower_layers_do_not_import_upper_ones() -> None:
             continue
         offenders += [f"{rel} imports {n}" for n in _imports(path) if n.startswith(upper)]
     assert offenders == []
+
+
+# --- the import graph ----------------------------------------------------------------------
+
+
+@cache
+def modules() -> dict[str, Path]:
+    """Every module of the package by dotted name (a package by its own name)."""
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+@cache
+def graph() -> dict[str, frozenset[str]]:
+    """module -> the codefind modules it imports (``from pkg import submodule`` resolved)."""
+    known = modules()
+    edges = {}
+    for name, path in known.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    package = name.split(".")
+                    if path.name != "__init__.py":
+                        package.pop()
+                    package = package[: len(package) - node.level + 1]
+                    base = ".".join([*package, *([node.module] if node.module else [])])
+                for alias in node.names:
+                    targets.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
+        edges[name] = frozenset(t for t in targets if t in known and t != name)
+    return edges
+
+
+def layer(module: str) -> int:
+    owner = max((p for p in LAYERS if module == p or module.startswith(p + ".")), key=len)
+    return LAYERS[owner]
+
+
+def package(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def test_every_module_has_a_layer() -> None:
+    unplaced = [m for m in modules() if m != "codefind" and package(m) not in LAYERS]
+    assert unplaced == [], "add new modules to LAYERS (and docs/ARCHITECTURE.md)"
+
+
+def test_layers_import_only_downward_and_peers_stay_apart() -> None:
+    offenders = []
+    for module, targets in graph().items():
+        for target in targets:
+            if layer(target) > layer(module):
+                offenders.append(f"{module} (layer {layer(module)}) imports {target}")
+            elif layer(target) == layer(module) == 3 and package(target) != package(module):
+                offenders.append(f"{module} imports its peer {target}")
+    assert offenders == []
+
+
+def test_the_tui_imports_inward_only() -> None:
+    """Widgets know no screen and no app; screens know no app; the key bindings, the session
+    and the settings form know no screen, widget or app (the app passes things down)."""
+    rules = {
+        "codefind.tui.widgets": ("codefind.tui.screens", "codefind.tui.app"),
+        "codefind.tui.screens": ("codefind.tui.app",),
+        "codefind.tui.bindings": (
+            "codefind.tui.screens",
+            "codefind.tui.widgets",
+            "codefind.tui.app",
+        ),
+        "codefind.tui.session": (
+            "codefind.tui.screens",
+            "codefind.tui.widgets",
+            "codefind.tui.app",
+        ),
+        "codefind.tui.settings_form": ("codefind.tui.screens", "codefind.tui.app"),
+    }
+    offenders = []
+    for module, targets in graph().items():
+        for inner, forbidden in rules.items():
+            if module == inner or module.startswith(inner + "."):
+                offenders += [f"{module} imports {t}" for t in targets if t.startswith(forbidden)]
+    assert offenders == []
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    edges = graph()
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(edges[module]):
+            if state.get(target) == 1:
+                cycles.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target, [*path, target])
+        state[module] = 2
+
+    for module in sorted(edges):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == [], "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_the_graph_sees_lazy_imports() -> None:
+    """The checks above are only as good as the graph: a function-level import is an edge."""
+    assert "codefind.tui" in graph()["codefind.cli.main"], "imported inside _run_app"

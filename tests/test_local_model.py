@@ -23,8 +23,8 @@ from codefind.embeddings import create_embedder, known_models, model_dimensions
 from codefind.embeddings.local import (
     BUILTIN_DIR,
     KNOWN_MODELS,
+    LocalBackend,
     LocalEmbedder,
-    create,
     default_threads,
     dimensions_for,
     discover_models,
@@ -117,7 +117,7 @@ def test_dimensions_are_native_only_and_read_without_loading() -> None:
 
 def test_unknown_model_is_refused_naming_the_shipped_ones() -> None:
     with pytest.raises(ConfigError, match=re.escape(MODEL)) as info:
-        create(Settings(local=LocalSettings(model="no-such-model")))
+        LocalBackend().create(Settings(local=LocalSettings(model="no-such-model")))
     assert "no-such-model" in info.value.message
 
 

@@ -1,8 +1,8 @@
 """The command line: parse, call the service layer, print. Bare ``codefind`` opens the app.
 
-The contract (flags, output formats, exit codes) is DESIGN.md's "Command-line contract".
-Nothing here ranks, filters or stores anything: that is ``Workspace``, ``Indexer`` and
-``SearchService``. Heavy modules are imported inside the command that needs them, so
+The contract (flags, output formats, exit codes) is the README's "The command line" section,
+and ``tests/test_cli.py`` holds it. Nothing here ranks, filters or stores anything: that is
+``Workspace``, ``Indexer`` and ``SearchService``. Heavy modules are imported inside the command that needs them, so
 ``codefind --help`` and ``codefind config`` start instantly and ``codefind search`` never
 imports Textual.
 """
@@ -13,12 +13,13 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from codefind import __version__
+from codefind import __version__, plugins
 from codefind.errors import CodefindError, ConfigError, IndexLockedError, Interrupted, redact
+from codefind.models import SCOPES, SEARCH_MODES
 
 if TYPE_CHECKING:  # only for annotations; importing these at start-up would cost time
     from codefind.config import Settings
@@ -95,9 +96,33 @@ def _dispatch(argv: list[str]) -> int:
 # --- parsers ------------------------------------------------------------------------------
 
 
+class _BackendNames(Sequence[str]):
+    """``--backend``'s choices, read from the registry only when argparse looks at them.
+
+    argparse checks a value against ``choices`` only when the flag is given, and lists them
+    only for ``--help`` or an error, so a start-up without ``--backend`` never reads the
+    installed packages' entry points (``codefind`` must paint its first frame fast).
+    """
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and plugins.is_known(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(plugins.names())
+
+    def __len__(self) -> int:
+        return len(plugins.names())
+
+    def __getitem__(self, index: Any) -> Any:
+        return plugins.names()[index]
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--backend", choices=("local", "sglang", "voyage"), help="embedding backend"
+        "--backend",
+        choices=_BackendNames(),
+        metavar="NAME",
+        help="embedding backend: %(choices)s",
     )
     parser.add_argument("--model", help="model of the chosen backend")
     parser.add_argument("--dim", type=int, help="embedding dimension (default: the model's native)")
@@ -145,10 +170,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "path", nargs="?", default=None, help="limit hits to this sub-folder or file"
     )
     search.add_argument("-n", "--limit", type=int, default=None, help="number of hits (default 10)")
-    search.add_argument("--mode", choices=("hybrid", "semantic", "lexical"), default=None)
+    search.add_argument("--mode", choices=SEARCH_MODES, default=None)
     search.add_argument(
         "--scope",
-        choices=("auto", "code", "tests", "docs", "examples", "all"),
+        choices=SCOPES,
         default="auto",
         help="which files: auto (implementation first, unless the query asks for tests or "
         "docs), only code/tests/docs/examples, or all with no preference",
@@ -198,7 +223,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="mine (doc -> function) pairs from a repository",
     )
-    evaluate.add_argument("--mode", choices=("hybrid", "semantic", "lexical"), default=None)
+    evaluate.add_argument("--mode", choices=SEARCH_MODES, default=None)
     evaluate.add_argument("--rerank", action="store_true", default=None)
     evaluate.add_argument("--limit", type=int, default=None, help="only the first N queries")
     evaluate.add_argument("--out", type=Path, help="write per-query ranks (JSON Lines) here")
@@ -261,10 +286,10 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 
 def _run_index(workspace: Workspace, *, wait: bool) -> IndexReport:
-    """Update the index with a progress line on stderr; Ctrl-C keeps what was done."""
+    """``Workspace.update_index`` with a progress line on stderr; Ctrl-C keeps what was done."""
     import threading
 
-    from codefind.cli.render import ProgressLine
+    from codefind.cli.render import ProgressLine, ask_yes_no
 
     progress = ProgressLine()
     cancel = threading.Event()
@@ -282,16 +307,15 @@ def _run_index(workspace: Workspace, *, wait: bool) -> IndexReport:
         progress.clear()
         say("stopping after the current batch (Ctrl-C again to stop now)…")
 
-    indexer = workspace.indexer(
-        on_progress=progress,
-        cancel=cancel,
-        before_upload=_consent_callback(workspace),
-        lock_wait_seconds=3600.0 if wait else 0.0,
-        on_lock_wait=waiting,
-    )
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
-        return indexer.run()
+        return workspace.update_index(
+            on_progress=progress,
+            ask=ask_yes_no if sys.stdin.isatty() else None,
+            cancel=cancel,
+            wait=wait,
+            on_lock_wait=waiting,
+        )
     except KeyboardInterrupt:
         raise Interrupted(
             "Interrupted; what was indexed so far is kept. Run again to finish."
@@ -299,13 +323,6 @@ def _run_index(workspace: Workspace, *, wait: bool) -> IndexReport:
     finally:
         signal.signal(signal.SIGINT, previous)
         progress.clear()
-
-
-def _consent_callback(workspace: Workspace) -> Callable[[Any], None]:
-    """Ask before code goes to a remote backend for the first time (Voyage)."""
-    from codefind.cli.render import ask_yes_no
-
-    return workspace.upload_guard(ask_yes_no if sys.stdin.isatty() else None)
 
 
 def _cmd_search(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from codefind.errors import BackendError
 
 if TYPE_CHECKING:
-    from codefind.config import SGLangSettings, VoyageSettings
+    from codefind.config import ServerSettings
 
 T = TypeVar("T")
 
@@ -166,7 +166,7 @@ class RetryPolicy:
         return delay * random.uniform(0.5, 1.0)
 
 
-def retry_policy(section: SGLangSettings | VoyageSettings) -> RetryPolicy:
+def retry_policy(section: ServerSettings) -> RetryPolicy:
     """The retry policy a user configured for a backend (``attempts``, ``retry_delay``)."""
     return RetryPolicy(
         attempts=section.attempts,

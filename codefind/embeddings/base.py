@@ -1,8 +1,14 @@
-"""The one interface every embedding backend implements, and the vector arithmetic they share.
+"""The interfaces every embedding backend implements, and the vector arithmetic they share.
 
-A backend turns texts into L2-normalised float32 vectors at the model's *native* dimension.
-Nothing outside ``codefind/embeddings/`` knows which backend is in use: the indexer and the
-search service see only ``Embedder`` (and ``Reranker``).
+Two classes make a backend:
+
+- ``Backend`` says what it is (name, label, remote or not, consent, languages, models and
+  their dimensions, reranker or not) and makes its embedder. It is registered by name in
+  ``codefind.plugins`` (codefind's own) or as a ``codefind.backends`` entry point (another
+  package's), and every list of backends is built from these classes.
+- ``Embedder`` turns texts into L2-normalised float32 vectors at the model's *native*
+  dimension. Nothing outside ``codefind/embeddings/`` knows which backend is in use: the
+  indexer and the search service see only ``Embedder`` (and ``Reranker``).
 
 Why always native: the embedding cache stores one full vector per text, and an index at a
 smaller dimension is derived from it by ``truncate`` (Matryoshka: keep the first ``dim``
@@ -17,17 +23,24 @@ is an error here, never a cache entry.
 
 from __future__ import annotations
 
+import importlib.util
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from codefind.errors import BackendError, ConfigError
 
+if TYPE_CHECKING:
+    from codefind.config import Settings
+
 Vectors = npt.NDArray[np.float32]
+Consent = Literal["never", "off-machine", "always"]
+"""When code may only be sent after the user said yes: never (it stays in this process),
+when the server is not on this machine, or always (a cloud service)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,104 @@ class Dimensions:
         return dim
 
 
+class Backend(ABC):
+    """One embedding backend: what it is, and how to make its embedder.
+
+    A new backend is a subclass in a module of its own that sets the class attributes and
+    implements ``create`` and ``dimensions``; then one line registers it (``BUILTIN`` in
+    ``codefind.plugins``, or an entry point in the ``codefind.backends`` group). Instances
+    hold no state: ``codefind.embeddings.backend(name)`` hands out one per name.
+
+    Attributes:
+        name: What ``--backend`` and the config file call it.
+        label: One line for the settings screen, saying where the code goes.
+        remote: Whether it embeds on a server over the network (the settings screen then
+            offers its endpoint URL).
+        consent: When a yes is needed before code is sent (see ``Consent``). The embedders it
+            makes set ``Embedder.remote`` accordingly; the indexer asks before an upload.
+        multilingual: Whether its models read queries in other languages than English (the
+            built-in model does not, so its queries are translated).
+        known_models: Models to offer in a picker (others may be valid too).
+        has_reranker: Whether ``create_reranker`` can give a reranker.
+        requires: Modules it imports (optional dependencies); ``check_installed`` says which
+            pip extra provides them when one is missing.
+        extra: The pip extra that installs ``requires`` (``pip install 'codefind[EXTRA]'``).
+        url_setting: The field of its config section that holds the server's URL.
+        instruction_setting: The field that holds the text put before queries, if any.
+        settings_type: For a plug-in, a dataclass of its ``[name]`` config table; ``options``
+            parses the table into it (codefind's own sections are typed in ``config``).
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    remote: ClassVar[bool] = False
+    consent: ClassVar[Consent] = "never"
+    multilingual: ClassVar[bool] = False
+    known_models: ClassVar[tuple[str, ...]] = ()
+    has_reranker: ClassVar[bool] = False
+    requires: ClassVar[tuple[str, ...]] = ()
+    extra: ClassVar[str | None] = None
+    url_setting: ClassVar[str | None] = None
+    instruction_setting: ClassVar[str | None] = None
+    settings_type: ClassVar[type[Any] | None] = None
+
+    @abstractmethod
+    def create(self, settings: Settings) -> Embedder:
+        """The embedder for ``settings`` (nothing loaded or contacted yet).
+
+        Raises:
+            ConfigError: The model is unknown or a needed setting is missing.
+        """
+
+    @abstractmethod
+    def dimensions(self, settings: Settings, model: str) -> Dimensions | None:
+        """The dimensions ``model`` offers, without loading or contacting it.
+
+        ``None`` when they are learnt from the model's first answer and not known yet.
+
+        Raises:
+            ConfigError: ``model`` is not a model of this backend.
+        """
+
+    def create_reranker(self, settings: Settings) -> Reranker:
+        """The reranker that goes with this backend.
+
+        Raises:
+            ConfigError: It has none, or it is not configured.
+        """
+        raise ConfigError(f"The {self.name} backend has no reranker.")
+
+    def options(self, settings: Settings) -> Any:
+        """A plug-in's config table parsed into ``settings_type`` (defaults where unset).
+
+        Raises:
+            ConfigError: An unknown key or a value of the wrong type in the table.
+        """
+        from codefind.config import plugin_section
+
+        if self.settings_type is None:
+            raise ConfigError(f"The {self.name} backend declares no settings.")
+        return plugin_section(settings, self.name, self.settings_type)
+
+    def check_installed(self) -> None:
+        """Refuse early, with the pip command, when a module this backend needs is missing.
+
+        Raises:
+            ConfigError: Names the missing package and the extra that installs it.
+        """
+        for module in self.requires:
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                extra = f"codefind[{self.extra}]" if self.extra else module
+                raise ConfigError(
+                    f"The {self.name} backend needs the {module} package, which is not "
+                    f"installed. Install it with: pip install '{extra}'"
+                )
+
+
 class Embedder(ABC):
     """An embedding model behind one backend.
 
@@ -84,7 +195,7 @@ class Embedder(ABC):
     methods here handle blank texts and validation, so every backend behaves the same.
 
     Attributes:
-        backend: ``local``, ``sglang`` or ``voyage``.
+        backend: The name of the backend that made it (``local``, ``sglang``, ...).
         model: The model's name as the user gives it (``all-MiniLM-L6-v2``).
         model_id: Stable identity of the vectors this embedder produces; part of every cache
             key and index manifest, so vectors of two models never mix.
@@ -92,7 +203,9 @@ class Embedder(ABC):
         max_tokens: The model's input limit; longer inputs are cut by the backend.
         batch_size: How many texts the indexer hands over per ``embed_documents`` call.
         max_concurrency: How many such calls the indexer may run at once (remote servers).
-        remote: Whether texts leave this machine (Voyage asks before the first upload).
+        remote: Whether texts leave this machine (then the indexer asks before the first
+            upload; see ``Backend.consent``).
+        endpoint: Where texts are sent (a URL), for the consent question; ``None`` in process.
         multilingual: Whether the model understands queries in languages other than English;
             the built-in model does not, so its queries are translated to English keywords.
     """
@@ -105,6 +218,7 @@ class Embedder(ABC):
     batch_size: int = 32
     max_concurrency: int = 1
     remote: bool = False
+    endpoint: str | None = None
     multilingual: bool = False
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:

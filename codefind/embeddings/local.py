@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from codefind.config import DEFAULT_LOCAL_MODEL
-from codefind.embeddings.base import Dimensions, Embedder, Vectors
+from codefind.embeddings.base import Backend, Dimensions, Embedder, Vectors
 from codefind.errors import BackendError, ConfigError, ModelFilesError
 
 if TYPE_CHECKING:
@@ -167,13 +167,24 @@ def dimensions_for(model: str) -> Dimensions:
     return Dimensions(native=read_manifest(model_dir_for(model)).dims)
 
 
-def create(settings: Settings) -> Embedder:
-    """The local embedder for ``settings.local`` (model and threads); loads nothing yet.
+class LocalBackend(Backend):
+    """The built-in model: in this process, offline, nothing sent anywhere."""
 
-    Raises:
-        ConfigError: ``settings.local.model`` is not a shipped model.
-    """
-    return LocalEmbedder(settings.local.model, threads=settings.local.threads)
+    name = "local"
+    label = "Built-in model (local, offline)"
+    known_models = KNOWN_MODELS
+
+    def create(self, settings: Settings) -> Embedder:
+        """The local embedder for ``settings.local`` (model and threads); loads nothing yet.
+
+        Raises:
+            ConfigError: ``settings.local.model`` is not a shipped model.
+        """
+        return LocalEmbedder(settings.local.model, threads=settings.local.threads)
+
+    def dimensions(self, settings: Settings, model: str) -> Dimensions:
+        """Native only, read from the model's manifest (see ``dimensions_for``)."""
+        return dimensions_for(model)
 
 
 def default_threads() -> int:

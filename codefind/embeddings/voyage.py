@@ -1,6 +1,9 @@
 """Voyage AI's code embedding models (voyage-code-3, voyage-code-2) through ``voyageai``.
 
-Why it is built this way (facts in ``reference/api-facts.md`` section 3):
+``voyageai`` is an optional dependency (``pip install 'codefind[voyage]'``): it pulls in
+langchain-core, aiohttp and more, which nobody who does not use Voyage should have to install.
+
+Why it is built this way (checked against voyageai 0.5.0's source and Voyage's API reference):
 
 - voyage-code-3 is always asked for its full 2048 dimensions; 1024/512/256 are Matryoshka
   prefixes that codefind cuts from the cached vector (``base.truncate``), the same arithmetic
@@ -51,7 +54,14 @@ from codefind.embeddings._remote import (
     scrub,
     shorten,
 )
-from codefind.embeddings.base import Dimensions, Embedder, Reranker, Vectors, vector_problem
+from codefind.embeddings.base import (
+    Backend,
+    Dimensions,
+    Embedder,
+    Reranker,
+    Vectors,
+    vector_problem,
+)
 from codefind.errors import BackendError, ConfigError
 
 if TYPE_CHECKING:
@@ -134,14 +144,31 @@ def estimate_cost(model: str, tokens: int, overrides: Mapping[str, float] | None
     return tokens * price_per_million(model, overrides) / 1_000_000
 
 
-def create(settings: Settings) -> VoyageEmbedder:
-    """The embedder for ``settings.voyage`` (nothing is contacted, no key needed yet)."""
-    return VoyageEmbedder(settings.voyage, retry=retry_policy(settings.voyage))
+class VoyageBackend(Backend):
+    """Voyage AI's cloud: code always leaves the machine, so the user is always asked first."""
 
+    name = BACKEND
+    label = "Voyage AI (cloud: code leaves this machine)"
+    remote = True
+    consent = "always"
+    multilingual = True
+    known_models = KNOWN_MODELS
+    has_reranker = True
+    requires = ("voyageai",)
+    extra = "voyage"
+    url_setting = "url"
 
-def create_reranker(settings: Settings) -> VoyageReranker:
-    """Voyage's reranker (``settings.voyage.rerank_model``, rerank-2.5 by default)."""
-    return VoyageReranker(settings.voyage, retry=retry_policy(settings.voyage))
+    def create(self, settings: Settings) -> VoyageEmbedder:
+        """The embedder for ``settings.voyage`` (nothing is contacted, no key needed yet)."""
+        return VoyageEmbedder(settings.voyage, retry=retry_policy(settings.voyage))
+
+    def dimensions(self, settings: Settings, model: str) -> Dimensions:
+        """voyage-code-3: 2048 and its Matryoshka prefixes; voyage-code-2: 1536 only."""
+        return dimensions_for(model)
+
+    def create_reranker(self, settings: Settings) -> VoyageReranker:
+        """Voyage's reranker (``settings.voyage.rerank_model``, rerank-2.5 by default)."""
+        return VoyageReranker(settings.voyage, retry=retry_policy(settings.voyage))
 
 
 def _spec(model: str) -> VoyageModel:
@@ -317,6 +344,7 @@ class VoyageEmbedder(Embedder):
     backend = BACKEND
     remote = True
     multilingual = True  # voyage-code models read queries in many languages
+    provider = "Voyage AI"
 
     def __init__(
         self,
@@ -349,6 +377,7 @@ class VoyageEmbedder(Embedder):
         self._http = _VoyageClient(
             settings, timeout=self.timeout, retry=retry or RetryPolicy(), sleep=sleep
         )
+        self.endpoint = self._http.url
         self._slots = RequestSlots(max_concurrency)
         self._usage_lock = threading.Lock()
 

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import App
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.notifications import SeverityLevel
 
 from codefind.errors import CodefindError, Interrupted, redact
+from codefind.tui import bindings
 from codefind.tui.messages import (
     BackendFailed,
     IndexCounted,
@@ -60,15 +61,9 @@ class CodefindApp(App[int]):
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "codefind"
-    COMMAND_PALETTE_BINDING = "f10"  # fzf habits want Ctrl-P for "up"
+    COMMAND_PALETTE_BINDING = bindings.COMMAND_PALETTE_KEY
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit",
-                tooltip="Quit codefind (an indexing run keeps what it has done)."),
-        Binding("ctrl+s,f2", "settings", "Settings", id="settings",
-                tooltip="Settings: backend, model, endpoint, dimension, mode."),
-        Binding("f1", "help", "Help", id="help", tooltip="This help."),
-    ]  # fmt: skip
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings.APP)
 
     def __init__(
         self,
@@ -82,12 +77,17 @@ class CodefindApp(App[int]):
 
         Args:
             path: Any folder inside the repository.
-            settings: The settings to start with.
+            settings: The settings to start with; ``settings.keys`` remaps keys by binding id.
             show_timings: Show the last query's time (off for deterministic snapshots).
             auto_index: Bring the index up to date on start (off for snapshot tests that
                 feed progress themselves).
+
+        Raises:
+            ConfigError: The key map names a binding that does not exist.
         """
         super().__init__()
+        self.keymap = bindings.check_keymap(settings.keys)
+        self.set_keymap(self.keymap)
         self.path = path
         self.settings = settings
         self.auto_index = auto_index
@@ -334,7 +334,7 @@ class CodefindApp(App[int]):
         from codefind.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(bindings.help_rows(self.keymap)))
 
     def on_unmount(self) -> None:
         """Stop indexing so the process can exit (the indexer saves what it has)."""

@@ -154,12 +154,9 @@ class Session:
         with self._indexing:
             if self._closed:
                 raise Interrupted("The app is closing; indexing did not start.")
-            indexer = self.workspace.indexer(
-                on_progress=on_progress,
-                cancel=self._cancel,
-                before_upload=self.workspace.upload_guard(ask),
+            return self.workspace.update_index(
+                on_progress=on_progress, ask=ask, cancel=self._cancel, wait=False
             )
-            return indexer.run()
 
     def cancel_indexing(self) -> None:
         """Stop a running ``index`` at its next batch, and refuse to start another."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from codefind.embeddings import known_models, model_dimensions
+from codefind.embeddings import backend as backend_named
+from codefind.embeddings import backends
 from codefind.errors import CodefindError, ConfigError
 from codefind.models import SEARCH_MODES
 
@@ -35,55 +36,71 @@ class FormValues:
     instruction: str
 
     def settings(self, base: Settings) -> Settings:
-        """``base`` changed to what the form says.
+        """``base`` changed to what the form says (the backend decides which fields count).
 
         Raises:
             ConfigError: The model, dimension, mode or endpoint is not valid.
         """
-        dims = model_dimensions(self.backend, self.model)
-        dim = None if self.dim in (NATIVE, dims.native) else self.dim
-        dims.check(dim, self.model)
-        new = base.with_backend(self.backend, dim=dim).with_model(self.model)
+        chosen = backend_named(self.backend)
+        if not self.model:
+            raise ConfigError(f"Give the model's name for the {self.backend} backend.")
+        new = base.with_backend(self.backend).with_model(self.model)
+        if chosen.url_setting:
+            if not self.endpoint.startswith(("http://", "https://")):
+                raise ConfigError("The endpoint URL must start with http:// or https://.")
+            new = new.with_section_value(self.backend, chosen.url_setting, self.endpoint)
+        if chosen.instruction_setting:
+            new = new.with_section_value(self.backend, chosen.instruction_setting, self.instruction)
+        dims = chosen.dimensions(new, self.model)
+        dim = None if self.dim in (NATIVE, dims.native if dims else NATIVE) else self.dim
+        if dims is not None:
+            dims.check(dim, self.model)
+        elif dim is not None:
+            raise ConfigError(
+                f"The dimensions of {self.model} are learnt from the server on first use: "
+                "choose native now, and another dimension once it is known."
+            )
         mode = next((m for m in SEARCH_MODES if m == self.mode), None)
         if mode is None:
             raise ConfigError(f"Unknown mode {self.mode!r}.")
-        new = replace(new, mode=mode)
-        if self.backend in ("sglang", "voyage"):
-            if not self.endpoint.startswith(("http://", "https://")):
-                raise ConfigError("The endpoint URL must start with http:// or https://.")
-            if self.backend == "sglang":
-                section = replace(new.sglang, url=self.endpoint, instruction=self.instruction)
-                new = replace(new, sglang=section)
-            else:
-                new = replace(new, voyage=replace(new.voyage, url=self.endpoint))
-        return new
+        return replace(new, dim=dim, mode=mode)
+
+
+def backend_choices() -> list[tuple[str, str]]:
+    """(label, name) of every backend, in the registry's order."""
+    return [(b.label, b.name) for b in backends()]
 
 
 def model_choices(settings: Settings, backend: str) -> list[tuple[str, str]]:
     """Models to offer for ``backend``: the known ones plus the configured one."""
     try:
-        models = list(known_models(backend))
+        models = list(backend_named(backend).known_models)
     except CodefindError:
         models = []
-    configured = getattr(settings, backend).model
-    if configured not in models:
+    configured = settings.section_value(backend, "model")
+    if configured and configured not in models:
         models.insert(0, configured)
     return [(m, m) for m in models]
 
 
 def dimension_choices(
-    backend: str, model: str, current: int | None
+    backend: str, model: str, current: int | None, settings: Settings | None = None
 ) -> tuple[list[tuple[str, int]], int, str | None]:
     """Dimension choices for ``model`` (largest first), the one to select, and any error.
 
     Values are dimensions (the native one labelled so); ``current`` (the configured
     dimension) is selected when valid, and offered even if it is not one of the presets.
-    When the model is unknown, the only choice is ``NATIVE``.
+    When the model is unknown, or its dimensions are learnt from the server and not known
+    yet, the only choice is ``NATIVE``.
     """
+    from codefind.config import Settings
+
     try:
-        dims = model_dimensions(backend, model)
+        dims = backend_named(backend).dimensions(settings or Settings(backend=backend), model)
     except CodefindError as exc:
         return [("native", NATIVE)], NATIVE, exc.message
+    if dims is None:
+        return [("native (learnt from the server)", NATIVE)], NATIVE, None
     values = set(dims.options())
     if current is not None and dims.is_valid(current):
         values.add(current)
@@ -103,13 +120,11 @@ def changed_keys(old: Settings, new: Settings) -> dict[str, str]:
         keys["dim"] = str(new.dim or NATIVE)
     if old.mode != new.mode:
         keys["mode"] = new.mode
-    for backend in ("local", "sglang", "voyage"):
-        if getattr(old, backend).model != getattr(new, backend).model:
-            keys[f"{backend}.model"] = getattr(new, backend).model
-    if old.sglang.url != new.sglang.url:
-        keys["sglang.url"] = new.sglang.url
-    if old.sglang.instruction != new.sglang.instruction:
-        keys["sglang.instruction"] = new.sglang.instruction
-    if old.voyage.url != new.voyage.url:
-        keys["voyage.url"] = new.voyage.url
+    for chosen in backends():
+        for field in ("model", chosen.url_setting, chosen.instruction_setting):
+            if field is None:
+                continue
+            value = new.section_value(chosen.name, field)
+            if old.section_value(chosen.name, field) != value:
+                keys[f"{chosen.name}.{field}"] = str(value)
     return keys

@@ -21,10 +21,12 @@ from codefind.tui.screens.settings import SettingsScreen
 from codefind.tui.settings_form import (
     NATIVE,
     FormValues,
+    backend_choices,
     changed_keys,
     dimension_choices,
     model_choices,
 )
+from tests.compatservers import CompatServer
 from tests.fakeservers import SGLangServer, VoyageServer, dead_url
 from tests.tui.conftest import build_index, pilot_wait
 from tests.tui.test_app import Recorder, index_idle
@@ -234,3 +236,68 @@ async def test_voyage_asks_before_any_code_is_sent(indexed_repo: Path, agree: bo
                 assert any("declined" in n.message for n in app._notifications)
             else:
                 assert app.search_screen.index_files == 5
+
+
+# --- backends from the registry --------------------------------------------------------------
+
+
+def test_the_backend_choices_are_the_registrys() -> None:
+    from codefind import plugins
+
+    assert [name for _, name in backend_choices()] == list(plugins.names())
+    assert dict((n, label) for label, n in backend_choices())["openai"].startswith("OpenAI")
+
+
+def test_the_openai_backend_takes_url_model_and_query_prefix() -> None:
+    base = Settings()
+    form = FormValues("openai", "nomic-embed-text", "http://gpu:11434/v1", NATIVE, "hybrid",
+                      "search_query: ")  # fmt: skip
+    new = form.settings(base)
+    assert (new.backend, new.openai.model, new.openai.url) == (
+        "openai", "nomic-embed-text", "http://gpu:11434/v1"
+    )  # fmt: skip
+    assert new.openai.query_prefix == "search_query: " and new.sglang == base.sglang
+    assert changed_keys(base, new) == {
+        "backend": "openai",
+        "openai.model": "nomic-embed-text",
+        "openai.url": "http://gpu:11434/v1",
+        "openai.query_prefix": "search_query: ",
+    }
+    choices, selected, error = dimension_choices("openai", "nomic-embed-text", None, new)
+    assert selected == NATIVE
+    assert choices == [("native (learnt from the server)", NATIVE)] and error is None
+    with pytest.raises(ConfigError, match="learnt from the server"):
+        replace(form, dim=256).settings(base)
+
+
+async def test_switching_to_an_ollama_server_by_typing_its_model(indexed_repo: Path) -> None:
+    with CompatServer("ollama", model="nomic-embed-text", dim=768) as server:
+        app = CodefindApp(indexed_repo, load_settings())
+        rec = Recorder()
+        async with app.run_test(size=(120, 40), message_hook=rec) as pilot:
+            await pilot_wait(pilot, lambda: index_idle(app))
+            screen = await open_settings(app, pilot)
+            screen.query_one("#backend", Select).value = "openai"
+            await pilot.pause()
+            model_name = screen.query_one("#model-name", Input)
+            assert model_name.display and not screen.query_one("#model", Select).display
+            model_name.value = "nomic-embed-text"
+            screen.query_one("#endpoint", Input).value = server.url
+            await pilot.pause()
+            await pilot.click("#apply")
+            await pilot_wait(
+                pilot,
+                lambda: app.session is not None and app.session.settings.backend == "openai",
+                what="the new session",
+            )
+            status = app.search_screen.status
+            assert status._backend == "openai"
+            assert status._details[:2] == ("nomic-embed-text", "768d")
+            await pilot_wait(pilot, lambda: index_idle(app), what="indexing with openai")
+            assert len(server.posts("/v1/embeddings")) > 2, "the documents went to the server"
+            await pilot.press(*"http retries")
+            await pilot_wait(pilot, lambda: rec.final("http retries"))
+            assert app.search_screen.results.hits[0].path == "net/http_client.py"
+        saved = tomllib.loads(config_path().read_text())
+        assert saved["backend"] == "openai"
+        assert saved["openai"] == {"model": "nomic-embed-text", "url": server.url}

@@ -1,17 +1,22 @@
-"""F1: the keys, generated from the bindings so the help can never drift from them."""
+"""F1: the keys, as ``codefind.tui.bindings`` and the user's key map make them.
+
+The app passes the rows in (``bindings.help_rows``), so this screen knows no other screen and
+the help cannot drift from the keys, whatever the config file remaps.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.table import Table
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from codefind.tui.screens.search import SearchScreen
+from codefind.tui import bindings
 
 INTRO = (
     "Type to search: words find names and text at once, meaning follows a moment later.\n"
@@ -19,30 +24,12 @@ INTRO = (
 )
 
 
-def binding_rows(bindings: list[BindingType]) -> list[tuple[str, str]]:
-    """(keys, what they do) for every binding that has an id."""
-    rows: list[tuple[str, str]] = []
-    for item in bindings:
-        if not isinstance(item, Binding) or not item.id:
-            continue
-        keys = ", ".join(_key_name(k) for k in item.key.split(","))
-        rows.append((keys, item.tooltip or item.description))
-    return rows
-
-
-def _key_name(key: str) -> str:
-    key = key.strip()
-    names = {"pageup": "PgUp", "pagedown": "PgDn", "escape": "Esc", "enter": "Enter",
-             "tab": "Tab", "up": "Up", "down": "Down"}  # fmt: skip
-    if key in names:
-        return names[key]
-    if key.startswith("ctrl+"):
-        return "Ctrl-" + key.removeprefix("ctrl+").upper()
-    return key.upper() if len(key) <= 3 else key.capitalize()
-
-
 class HelpScreen(ModalScreen[None]):
-    """The keys and what they do."""
+    """The keys and what they do.
+
+    Args:
+        rows: (keys, what they do), in the order to show them.
+    """
 
     DEFAULT_CSS = """
     HelpScreen {
@@ -61,20 +48,19 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,f1,q", "dismiss", "Close", id="help-close", tooltip="Close the help."),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings.HELP)
+
+    def __init__(self, rows: Sequence[tuple[str, str]]) -> None:
+        super().__init__()
+        self.rows = list(rows)
 
     def compose(self) -> ComposeResult:
         """A table of keys."""
-        from codefind.tui.app import CodefindApp
-
         table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=True)
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
-        for keys, text in binding_rows([*SearchScreen.BINDINGS, *CodefindApp.BINDINGS]):
+        for keys, text in self.rows:
             table.add_row(keys, text)
-        table.add_row("F10", "Command palette.")
         with VerticalScroll(id="help-dialog"):
             yield Static("Keys", id="help-title")
             yield Static(INTRO, id="help-intro", markup=False)

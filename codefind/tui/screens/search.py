@@ -30,6 +30,8 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from codefind.errors import CodefindError
+from codefind.models import SEARCH_MODES
+from codefind.tui import bindings
 from codefind.tui.editor import EditorError, editor_command, editor_value, run_editor
 from codefind.tui.files import FileLines
 from codefind.tui.widgets.index_progress import IndexProgressRow, ProgressView
@@ -51,7 +53,7 @@ SHORT = 16
 """Below this height the keys line is hidden."""
 RESULT_LIMIT = 50
 """Rows in the list (the keystroke budget is measured for at most 50)."""
-MODES: tuple[SearchMode, ...] = ("hybrid", "semantic", "lexical")
+MODES: tuple[SearchMode, ...] = SEARCH_MODES
 SCOPE_CYCLE: tuple[Scope, ...] = ("auto", "code", "tests", "docs", "all")
 """What Ctrl-T steps through: implementation first (auto), then only code, tests, docs, and
 everything with no preference."""
@@ -60,26 +62,7 @@ everything with no preference."""
 class SearchScreen(Screen[None]):
     """Type, see hits, preview them, open one."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("down,ctrl+n,ctrl+j", "move(1)", "Down", show=False, priority=True, id="cursor-down",
-                tooltip="Highlight the next hit."),
-        Binding("up,ctrl+p,ctrl+k", "move(-1)", "Up", show=False, priority=True, id="cursor-up",
-                tooltip="Highlight the previous hit."),
-        Binding("pagedown", "page(1)", "Page down", show=False, priority=True, id="page-down",
-                tooltip="Move one screenful down the results."),
-        Binding("pageup", "page(-1)", "Page up", show=False, priority=True, id="page-up",
-                tooltip="Move one screenful up the results."),
-        Binding("enter", "open_editor", "Open", priority=True, id="open",
-                tooltip="Open the hit in $VISUAL / $EDITOR at its line."),
-        Binding("tab", "cycle_mode", "Mode", priority=True, id="cycle-mode",
-                tooltip="Cycle the search mode: hybrid, semantic, lexical."),
-        Binding("ctrl+t", "cycle_scope", "Scope", priority=True, id="cycle-scope",
-                tooltip="Cycle which files: implementation first (auto), only code, only "
-                "tests, only docs, all alike."),
-        Binding("ctrl+y", "copy_location", "Copy", priority=True, id="copy",
-                tooltip="Copy path:line of the hit to the clipboard."),
-        Binding("escape", "app.quit", "Quit", id="quit-escape", tooltip="Quit codefind."),
-    ]  # fmt: skip
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings.SEARCH)
 
     @dataclass
     class ResultsShown(Message):
@@ -126,15 +109,7 @@ class SearchScreen(Screen[None]):
         yield KeyBar(self._footer_bindings(), id="footer")
 
     def _footer_bindings(self) -> list[Binding]:
-        from codefind.tui.app import CodefindApp
-
-        mine = [b for b in self.BINDINGS if isinstance(b, Binding)]
-        app = [b for b in CodefindApp.BINDINGS if isinstance(b, Binding)]
-        return (
-            [b for b in mine if b.id != "quit-escape"]
-            + app
-            + [b for b in mine if b.id == "quit-escape"]
-        )
+        return bindings.footer(self.settings.keys)
 
     def on_resize(self, event: events.Resize) -> None:
         """Small terminals drop the preview (narrow) and the keys line (short).

@@ -1,9 +1,11 @@
 """The settings dialog: backend, model, endpoint, dimension, mode and query instruction.
 
-Choices offered are the valid ones only: models known for the backend (plus the configured
-one), dimensions the model can serve (``Dimensions.options()``: Qwen3-Embedding presets from
-32 to native, voyage-code-3's 256-2048, a single fixed value for models that are not
-Matryoshka-trained). Applying:
+Choices offered are the valid ones only: the registered backends (``codefind.plugins``),
+models known for the backend (plus the configured one; a backend without a list, such as
+``openai``, takes a typed name), dimensions the model can serve (``Dimensions.options()``:
+Qwen3-Embedding presets from 32 to native, voyage-code-3's 256-2048, a single fixed value
+for models that are not Matryoshka-trained). Which fields a backend uses (endpoint, query
+instruction) is what its ``Backend`` class says. Applying:
 
 1. builds the new ``Settings``;
 2. if anything but the mode changed, opens a new session for the same repository and asks the
@@ -21,17 +23,21 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from codefind.config import BACKENDS, config_path, write_config_value
+from codefind.config import config_path, write_config_value
+from codefind.embeddings import backend as backend_named
+from codefind.embeddings import backends
 from codefind.errors import CodefindError, redact
 from codefind.models import SEARCH_MODES
+from codefind.tui import bindings
 from codefind.tui.settings_form import (
     NATIVE,
     FormValues,
+    backend_choices,
     changed_keys,
     dimension_choices,
     model_choices,
@@ -42,18 +48,14 @@ if TYPE_CHECKING:
     from codefind.models import SearchMode
     from codefind.tui.session import Session
 
-BACKEND_LABELS = {
-    "local": "Built-in model (local, offline)",
-    "sglang": "SGLang server (Qwen3-Embedding)",
-    "voyage": "Voyage AI (cloud: code leaves this machine)",
-}
 
-
-_NOTE = (
-    "Saved to the config file. Switching re-opens the index of that backend, model and "
-    "dimension, built from cached vectors where possible. The query instruction is used by "
-    "Qwen3-Embedding (sglang) only."
-)
+def _note() -> str:
+    users = " and ".join(b.name for b in backends() if b.instruction_setting)
+    return (
+        "Saved to the config file. Switching re-opens the index of that backend, model and "
+        "dimension, built from cached vectors where possible. The query instruction is put "
+        f"before queries by the {users} backends."
+    )
 
 
 @dataclass(frozen=True)
@@ -92,10 +94,7 @@ class SettingsScreen(ModalScreen[SettingsApplied | None]):
     }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="settings-cancel",
-                tooltip="Close without changing anything."),
-    ]  # fmt: skip
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings.SETTINGS)
 
     def __init__(self, settings: Settings, root: Path, mode: SearchMode) -> None:
         super().__init__()
@@ -111,14 +110,18 @@ class SettingsScreen(ModalScreen[SettingsApplied | None]):
             with Horizontal(classes="field"):
                 yield Label("Backend", classes="field-label")
                 yield Select(
-                    [(BACKEND_LABELS[b], b) for b in BACKENDS],
+                    backend_choices(),
                     value=s.backend, allow_blank=False, compact=True, id="backend",
                 )  # fmt: skip
             with Horizontal(classes="field"):
                 yield Label("Model", classes="field-label")
                 yield Select(
-                    model_choices(s, s.backend),
+                    model_choices(s, s.backend) or [(s.model, s.model)],
                     value=s.model, allow_blank=False, compact=True, id="model",
+                )  # fmt: skip
+                yield Input(
+                    s.model, placeholder="the model's name, as the server knows it",
+                    compact=True, id="model-name",
                 )  # fmt: skip
             with Horizontal(classes="field"):
                 yield Label("Endpoint URL", classes="field-label")
@@ -137,7 +140,7 @@ class SettingsScreen(ModalScreen[SettingsApplied | None]):
             with Horizontal(classes="field"):
                 yield Label("Query instruction", classes="field-label")
                 yield Input(s.sglang.instruction, id="instruction", compact=True)
-            yield Static(_NOTE, id="settings-note", markup=False)
+            yield Static(_note(), id="settings-note", markup=False)
             yield Static("", id="settings-error", markup=False)
             with Horizontal(id="settings-buttons"):
                 yield Button("Apply", variant="primary", id="apply", compact=True)
@@ -159,24 +162,44 @@ class SettingsScreen(ModalScreen[SettingsApplied | None]):
         if isinstance(event.value, str):
             self._fill_dims(self._select("backend"), event.value)
 
-    def _backend_changed(self, backend: str, *, keep_model: bool) -> None:
+    @on(Input.Changed, "#model-name")
+    def _on_model_name(self, event: Input.Changed) -> None:
+        self._fill_dims(self._select("backend"), event.value.strip())
+
+    def _backend_changed(self, name: str, *, keep_model: bool) -> None:
+        chosen = backend_named(name)
+        configured = self.settings.section_value(name, "model") or ""
         model_select = self.query_one("#model", Select)
-        section = getattr(self.settings, backend)
-        model = self._select("model") if keep_model else section.model
-        choices = model_choices(self.settings, backend)
-        model_select.set_options(choices)
-        model_select.value = model if any(v == model for _, v in choices) else choices[0][1]
+        model_name = self.query_one("#model-name", Input)
+        choices = model_choices(self.settings, name)
+        typed = not chosen.known_models  # no list to pick from: the name is typed
+        model_select.display, model_name.display = not typed, typed
+        if typed:
+            model_name.value = configured
+            model = configured
+        else:
+            model = self._select("model") if keep_model else configured
+            model_select.set_options(choices)
+            model_select.value = model if any(v == model for _, v in choices) else choices[0][1]
+            model = str(model_select.value)
         endpoint = self.query_one("#endpoint", Input)
-        endpoint.disabled = backend == "local"
-        endpoint.value = getattr(section, "url", "")
-        endpoint.placeholder = "no endpoint: runs in this process" if backend == "local" else ""
-        self.query_one("#instruction", Input).disabled = backend != "sglang"
-        self._fill_dims(backend, str(model_select.value))
+        endpoint.disabled = chosen.url_setting is None
+        endpoint.value = (
+            str(self.settings.section_value(name, chosen.url_setting) or "")
+            if chosen.url_setting
+            else ""
+        )
+        endpoint.placeholder = "" if chosen.url_setting else "no endpoint: runs in this process"
+        instruction = self.query_one("#instruction", Input)
+        instruction.disabled = chosen.instruction_setting is None
+        if chosen.instruction_setting:
+            instruction.value = str(self.settings.section_value(name, chosen.instruction_setting))
+        self._fill_dims(name, model)
 
     def _fill_dims(self, backend: str, model: str) -> None:
         dim_select = self.query_one("#dim", Select)
         current = self.settings.dim if backend == self.settings.backend else None
-        choices, value, error = dimension_choices(backend, model, current)
+        choices, value, error = dimension_choices(backend, model, current, self.settings)
         dim_select.set_options(choices)
         dim_select.value = value
         dim_select.disabled = len(choices) <= 1
@@ -192,9 +215,11 @@ class SettingsScreen(ModalScreen[SettingsApplied | None]):
 
     def form_values(self) -> FormValues:
         """What the form says now."""
+        model_name = self.query_one("#model-name", Input)
+        model = model_name.value.strip() if model_name.display else str(self._select("model"))
         return FormValues(
             backend=str(self._select("backend")),
-            model=str(self._select("model")),
+            model=model,
             endpoint=self.query_one("#endpoint", Input).value.strip(),
             dim=int(self._select("dim") or 0),
             mode=str(self._select("mode")),
