@@ -97,7 +97,10 @@ def test_a_branch_switch_is_one_update_not_one_per_file(
 ) -> None:
     repo = git_repo(SOURCES)
     git(repo, "checkout", "-q", "-b", "many")
-    write_files(repo, {f"pkg/mod_{i:03}.py": f"def handler_{i}(event):\n    return {i}\n" for i in range(300)})
+    write_files(
+        repo,
+        {f"pkg/mod_{i:03}.py": f"def handler_{i}(event):\n    return {i}\n" for i in range(300)},
+    )
     commit_all(repo, "300 modules")
     git(repo, "checkout", "-q", "main")
     workspace = Workspace.for_repository(repo, load_settings())

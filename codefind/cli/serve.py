@@ -110,7 +110,7 @@ def search_by_service(
         from codefind.cli.main import _relative
 
         paths = (_relative(where.root, target),) if args.path else ()
-        return search(
+        result = search(
             where,
             args.query,
             limit=settings.limit,
@@ -125,6 +125,9 @@ def search_by_service(
         if settings.debug and exc.reason:
             say(f"service not used: {exc.reason}")
         return None
+    if settings.debug:
+        say(f"answered by the service (pid {result.pid}, {where.socket})")
+    return result
 
 
 def start_on_demand(args: argparse.Namespace, settings: Settings, target: Path) -> None:
