@@ -312,7 +312,8 @@ class CodefindApp(App[int]):
         if self._update_pending:
             self.call_later(self.request_update)
         elif session.watching:
-            self.search_screen.index_live(f"up to date {time.strftime('%H:%M:%S')}")
+            when = f" {time.strftime('%H:%M:%S')}" if self.search_screen.show_timings else ""
+            self.search_screen.index_live(f"up to date{when}")
 
     @on(IndexProgressed)
     def _index_progressed(self, message: IndexProgressed) -> None:
