@@ -240,7 +240,7 @@ service (5-10 ms).
 | `codefind serve --detach` until it answers (model loaded, one warm-up search) | {ready_ms:.0f} ms |
 | service memory after the searches (VmRSS / peak VmHWM) | {rss / 1024:.0f} MB / {hwm / 1024:.0f} MB |
 | live update, nothing changed (an incremental run in a warm process, p50 of 10) | {updates["none"]:.0f} ms |
-| live update, one file edited: 10 comment lines inserted at the top of `src/flask/app.py` (1.5k lines), and taken out again (p50 of 5) | {updates["edited"]:.0f} ms (at most {updates["embedded"]:.0f} chunk(s) embedded: only the module header's text changed; every moved function's vector comes from the cache) |
+| live update, one file edited: 10 comment lines inserted at the top of `src/flask/app.py` (1.5k lines), and taken out again (p50 of 5) | {updates["edited"]:.0f} ms ({updates["embedded"]:.0f} chunk(s) embedded at most: only the module header's text changes, and an earlier run may have cached it; every moved function's vector comes from the cache) |
 | new file written -> found by `codefind search` through the service (p50 / max of {len(found)}) | {percentile(found, 50):.0f} ms / {max(found):.0f} ms |
 
 Decisions: the service is not started unasked (`codefind serve`, `--detach`, or
