@@ -300,3 +300,19 @@ def test_nothing_listens_on_a_network_port(repo: Path, serve: Callable[..., Serv
     rows = [line.split() for line in tcp.splitlines() if line.strip() and ":" in line.split()[1]]
     listening = {row[9] for row in rows if row[3] == "0A"}  # state 0A: LISTEN
     assert not sockets & listening
+
+
+def test_codefind_service_auto_starts_one_for_the_next_search(repo: Path, runtime: Path) -> None:
+    auto = {**os.environ, "CODEFIND_SERVICE": "auto"}
+    first = search(repo, QUERY, env=auto)
+    assert first.returncode == 0 and "answered by the service" not in first.stderr
+    try:
+        deadline = time.monotonic() + 120
+        while codefind("serve", "--status", str(repo), cwd=repo).returncode != 0:
+            assert time.monotonic() < deadline, "no service was started"
+            time.sleep(0.2)
+        assert "answered by the service" in search(repo, QUERY, env=auto).stderr
+    finally:
+        codefind("serve", "--stop", str(repo), cwd=repo)
+    on = search(repo, QUERY)  # the default (on) never starts one
+    assert "answered by the service" not in on.stderr

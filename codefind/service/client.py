@@ -13,6 +13,7 @@ import errno
 import os
 import socket
 import stat
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,8 @@ HELLO_TIMEOUT = 2.0
 """Seconds a service has to say who it is before it counts as hung."""
 ANSWER_MARGIN = 60.0
 """Seconds a search may take beyond the wait for a current index (a model on a busy host)."""
+STOP_WAIT = 10.0
+"""Seconds ``stop`` waits for the service to remove its socket (it stops listening first)."""
 
 
 class Unavailable(Exception):
@@ -227,15 +230,19 @@ def status(where: Endpoint) -> dict[str, Any]:
         return conn.info
 
 
-def stop(where: Endpoint) -> int:
-    """Ask the service to exit; returns its pid.
+def stop(where: Endpoint, *, wait: float = STOP_WAIT) -> int:
+    """Ask the service to exit and wait until it no longer listens; returns its pid.
 
     Raises:
         Unavailable: No trustworthy service answered.
     """
     with Connection(where) as conn:
         conn.request({"op": "stop"})
-        return int(conn.info.get("pid") or 0)
+        pid = int(conn.info.get("pid") or 0)
+    deadline = time.monotonic() + wait
+    while where.socket.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return pid
 
 
 def _check_socket(path: Path) -> None:
