@@ -109,7 +109,7 @@ class CodefindApp(App[int]):
         """A change arrived while an indexing run was going on: run once more after it."""
         self._live_run = False
         """The running indexing run is a live update (shown in the status, not as a bar)."""
-        self._running = False
+        self._index_running = False
         """An indexing run was started and its end (IndexFinished/IndexStopped) not handled
         yet. Not the worker's state: the worker is still running while its last message is
         handled, and a request seen then must not be left pending for ever."""
@@ -192,7 +192,7 @@ class CodefindApp(App[int]):
         self._count(session)
         self._warm_up(session)
         if self.auto_index:
-            self._running = True
+            self._index_running = True
             self._index(session, old)
 
     @work(thread=True, exit_on_error=False, group="close")
@@ -303,17 +303,17 @@ class CodefindApp(App[int]):
         session = self.session
         if session is None or self._quitting or not self.auto_index:
             return
-        if self._running:
+        if self._index_running:
             self._update_pending = True
             return
         self._update_pending = False
-        self._running = self._live_run = True
+        self._index_running = self._live_run = True
         self.search_screen.index_live("updating…")
         self._index(session, None, live=True)
 
     def _after_run(self, session: Session) -> None:
         """A run ended: run again for changes that came meanwhile, else say the index is current."""
-        self._running = self._live_run = False
+        self._index_running = self._live_run = False
         if self._update_pending:
             self.request_update()
         elif session.watching:
