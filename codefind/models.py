@@ -23,6 +23,10 @@ FILE_CATEGORIES: tuple[FileCategory, ...] = (
     "code", "test", "docs", "changelog", "example", "config", "data", "generated"
 )  # fmt: skip
 
+MAX_LIMIT = 1000
+"""The most hits one search returns (the CLI says so when ``-n`` asks for more). Here rather
+than in ``codefind.search`` so that a search answered by the service never imports numpy."""
+
 Scope = Literal["auto", "code", "tests", "docs", "examples", "all"]
 """Which files a search looks at: ``auto`` ranks implementation code first unless the query
 asks for tests or docs; ``code``, ``tests``, ``docs`` and ``examples`` look only there; ``all``

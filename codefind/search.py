@@ -34,7 +34,7 @@ from codefind.embeddings.base import Embedder, Reranker, Vectors, truncate
 from codefind.errors import BackendError, IndexCorruptError, IndexStoreError
 from codefind.fusion import LEXICAL_WEIGHT, Candidate, fuse, lexical_weight_for
 from codefind.lexical import identifier_key, query_tokens
-from codefind.models import FILE_CATEGORIES, SCOPE_CATEGORIES, Hit, Scope, SearchMode
+from codefind.models import FILE_CATEGORIES, MAX_LIMIT, SCOPE_CATEGORIES, Hit, Scope, SearchMode
 from codefind.pathfilter import PathFilter
 from codefind.ranking import (
     DEFAULT_PRIORS,
@@ -54,8 +54,6 @@ from codefind.translation import Translation, translate_query
 
 CANDIDATES = 100
 """How many hits each retriever contributes to fusion at least (more for a long ``limit``)."""
-MAX_LIMIT = 1000
-"""The most hits one search returns (the CLI says so when ``-n`` asks for more)."""
 RERANK_DEPTH = 30
 """How many fused hits the reranker re-scores."""
 
@@ -252,6 +250,29 @@ class SearchService:
             tuple(warnings),
             coverage,
         )
+
+    def definitions(
+        self, name: str, *, limit: int = 10, filters: SearchFilters | None = None
+    ) -> tuple[Hit, ...]:
+        """The definitions of a code name (``load_config``, ``Client.send``), best first.
+
+        The symbol table's rows for the name, ranked by the same definition prior a name
+        query gets in ``search`` (exact spelling, then kind: a type before its ``impl``
+        blocks, and a named container's members), each hit opening at the line that binds
+        the name. No embedding and no BM25: an agent asking "where is X defined" wants the
+        definition, not the places that use X. Empty when ``name`` is not a code name.
+        """
+        intent = analyse_query(name)
+        intent = replace(intent, names=tuple(replace(n, inline=False) for n in intent.names))
+        with self._lock:
+            self.store.refresh()
+            allowed = self._allowed_ids(filters)
+            boosts = self._definition_boosts(intent, allowed)
+            order = sorted(boosts, key=lambda cid: (-boosts[cid].amount, cid))
+            places = self.store.state.places(order)
+            ranked = [(Candidate(cid, named=True), boosts[cid].amount) for cid in order]
+            hits = self._hydrate(ranked, places, limit, rerank=False, query=name)
+        return tuple(_at_definition(h, boosts.get(h.chunk_id)) for h in hits)
 
     def _query_pool(self) -> ThreadPoolExecutor:
         with self._cache_lock:

@@ -136,6 +136,7 @@ class Workspace:
         ask: Callable[[str], bool] | None = None,
         cancel: threading.Event | None = None,
         wait: bool = False,
+        lock_wait: float | None = None,
         on_lock_wait: Callable[[int | None], None] | None = None,
     ) -> IndexReport:
         """Bring the index up to date: the one way every front end indexes.
@@ -152,6 +153,8 @@ class Workspace:
                 can be asked (then only ``--yes`` lets code leave the machine).
             cancel: Set it to stop at the next batch; what was done is kept.
             wait: Wait up to ``LOCK_WAIT_SECONDS`` for another indexing process.
+            lock_wait: Wait this many seconds instead (the app's live updates wait a little
+                for a run they started elsewhere to end).
             on_lock_wait: Called once with the other process's pid when waiting starts.
 
         Raises:
@@ -165,7 +168,9 @@ class Workspace:
             on_progress=on_progress,
             cancel=cancel,
             before_upload=self.upload_guard(ask),
-            lock_wait_seconds=LOCK_WAIT_SECONDS if wait else 0.0,
+            lock_wait_seconds=(
+                lock_wait if lock_wait is not None else LOCK_WAIT_SECONDS if wait else 0.0
+            ),
             on_lock_wait=on_lock_wait,
         ).run()
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # only for annotations; importing these at start-up would cos
     from codefind.models import Hit, IndexReport
     from codefind.workspace import Workspace
 
-COMMANDS = ("index", "search", "eval", "server", "config")
+COMMANDS = ("index", "search", "eval", "server", "config", "serve", "mcp")
 EXIT_OK, EXIT_NO_HITS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -244,6 +244,11 @@ def _build_parser() -> argparse.ArgumentParser:
     config.add_argument("value", nargs="?")
     _common(config)
     config.set_defaults(handler=_cmd_config)
+    from codefind.cli.serve import add_serve_parser
+
+    add_serve_parser(sub, _common)
+    sub.choices["serve"].set_defaults(handler=_cmd_serve)
+    sub.choices["mcp"].set_defaults(handler=_cmd_mcp)
     return parser
 
 
@@ -327,11 +332,32 @@ def _run_index(workspace: Workspace, *, wait: bool) -> IndexReport:
 
 def _cmd_search(args: argparse.Namespace) -> int:
     from codefind.cli.render import write_hits
-    from codefind.search import MAX_LIMIT, SearchFilters
+    from codefind.cli.serve import search_by_service, start_on_demand
+    from codefind.models import MAX_LIMIT
 
     _check_search_args(args)
     settings = _settings(args, mode=args.mode, limit=args.limit, rerank=args.rerank)
     target = Path(args.path) if args.path else Path.cwd()
+    result: Any = search_by_service(args, settings, target, say)  # a warm service, if one runs
+    if result is None:
+        result = _search_in_process(args, settings, target)
+        start_on_demand(args, settings, target)
+    for warning in result.warnings:
+        say(warning)
+    if settings.debug:
+        _print_debug(result)
+    shown = result.hits if args.all else result.strong
+    asked = settings.limit if args.limit is not None else None
+    _say_why_fewer(args.query, result.hits, shown, asked, MAX_LIMIT)
+    fmt = args.format or ("text" if sys.stdout.isatty() else "grep")
+    write_hits(shown, fmt, sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    sys.stdout.flush()
+    return EXIT_OK if shown else EXIT_NO_HITS
+
+
+def _search_in_process(args: argparse.Namespace, settings: Settings, target: Path) -> Any:
+    from codefind.search import SearchFilters
+
     workspace = _workspace(target if target.is_dir() else target.parent, settings)
     if not args.no_update:
         try:
@@ -344,7 +370,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         languages=tuple(lang.lower() for lang in args.lang),
     )
     service = workspace.search_service(rerank=settings.rerank)
-    result = service.search(
+    return service.search(
         args.query,
         limit=settings.limit,
         mode=settings.mode,
@@ -352,17 +378,6 @@ def _cmd_search(args: argparse.Namespace) -> int:
         rerank=settings.rerank,
         scope=args.scope,
     )
-    for warning in result.warnings:
-        say(warning)
-    if settings.debug:
-        _print_debug(result)
-    shown = result.hits if args.all else result.strong
-    asked = settings.limit if args.limit is not None else None
-    _say_why_fewer(args.query, result.hits, shown, asked, MAX_LIMIT)
-    fmt = args.format or ("text" if sys.stdout.isatty() else "grep")
-    write_hits(shown, fmt, sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-    sys.stdout.flush()
-    return EXIT_OK if shown else EXIT_NO_HITS
 
 
 def _say_why_fewer(
@@ -447,6 +462,18 @@ def _cmd_server(args: argparse.Namespace) -> int:
     handle = start_server(settings.sglang.model, port=args.port, host=args.host, on_wait=waiting)
     print(_clean(handle.url))
     return EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from codefind.cli.serve import run_serve
+
+    return run_serve(args, _settings(args), say)
+
+
+def _cmd_mcp(args: argparse.Namespace) -> int:
+    from codefind.cli.serve import run_mcp
+
+    return run_mcp(args, _settings(args))
 
 
 def _cmd_config(args: argparse.Namespace) -> int:

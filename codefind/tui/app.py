@@ -6,7 +6,9 @@ settings form in ``SettingsScreen``. What lives here is what outlives a screen:
 - opening the workspace *after* the first frame (importing numpy, SQLite and USearch takes
   longer than the whole first-frame budget), then warming the model up in the background;
 - the indexing run (a thread worker; Ctrl-C or Esc stops it at the next batch and what was
-  done is kept);
+  done is kept), and the live index: the work tree is watched, and each batch of changes
+  (coalesced: a branch switch is one batch) becomes one more incremental run; the status
+  line says "updating…" while one runs and "up to date" when the index matches the files;
 - swapping the session when settings are applied;
 - asking for consent before code goes to a remote backend (the indexer's thread waits on a
   dialog).
@@ -35,6 +37,8 @@ from codefind.tui.messages import (
     IndexStopped,
     SessionFailed,
     SessionOpened,
+    WatchFailed,
+    WorktreeChanged,
 )
 from codefind.tui.screens.search import SearchScreen
 from codefind.tui.widgets.index_progress import describe_progress
@@ -54,6 +58,8 @@ GC_IDLE_SECONDS = 0.3
 """A full garbage collection runs once the user has not typed or moved for this long."""
 GC_FORCE_AFTER = 50
 """...or after this many middle-generation collections, whatever the user is doing."""
+LIVE_LOCK_WAIT = 30.0
+"""Seconds a live update waits for another process (``codefind index``) to finish."""
 
 
 class CodefindApp(App[int]):
@@ -97,6 +103,16 @@ class CodefindApp(App[int]):
         self._last_progress = 0.0
         self._last_phase = ""
         self._embed_start: tuple[float, int] | None = None
+        self._noted: set[str] = set()
+        """Index notes already shown (a live update repeats the walk's notes every time)."""
+        self._update_pending = False
+        """A change arrived while an indexing run was going on: run once more after it."""
+        self._live_run = False
+        """The running indexing run is a live update (shown in the status, not as a bar)."""
+        self._index_running = False
+        """An indexing run was started and its end (IndexFinished/IndexStopped) not handled
+        yet. Not the worker's state: the worker is still running while its last message is
+        handled, and a request seen then must not be left pending for ever."""
 
     def notify(
         self,
@@ -176,6 +192,7 @@ class CodefindApp(App[int]):
         self._count(session)
         self._warm_up(session)
         if self.auto_index:
+            self._index_running = True
             self._index(session, old)
 
     @work(thread=True, exit_on_error=False, group="close")
@@ -212,14 +229,24 @@ class CodefindApp(App[int]):
     # --- indexing ---------------------------------------------------------------------
 
     @work(thread=True, exit_on_error=False, group="index")
-    def _index(self, session: Session, previous: Session | None) -> None:
+    def _index(self, session: Session, previous: Session | None, live: bool = False) -> None:
         if previous is not None:  # it holds the index's write lock until it has saved
             previous.wait_for_indexing(timeout=60.0)
         self._embed_start = None
+        if not live:  # watch from the start: changes made during this run are caught too
+
+            def changed(paths: frozenset[str]) -> None:
+                self.post_message(WorktreeChanged(session, paths))
+
+            def failed(message: str) -> None:
+                self.post_message(WatchFailed(session, message))
+
+            session.watch(changed, failed)
         try:
             report = session.index(
                 lambda progress: self._progress_from_thread(session, progress),
                 self._ask_from_thread,
+                lock_wait=LIVE_LOCK_WAIT if live else 0.0,
             )
         except CodefindError as exc:
             interrupted = isinstance(exc, Interrupted)
@@ -254,6 +281,45 @@ class CodefindApp(App[int]):
                 return False
         return answer[0]
 
+    # --- the live index -------------------------------------------------------------------
+
+    @on(WorktreeChanged)
+    def _worktree_changed(self, message: WorktreeChanged) -> None:
+        if message.session is self.session:
+            self.request_update()
+
+    @on(WatchFailed)
+    def _watch_failed(self, message: WatchFailed) -> None:
+        if message.session is self.session:
+            self.notify(
+                f"{message.message}. Changes made from now on need a restart to be found.",
+                title="Live index off",
+                severity="warning",
+                timeout=10,
+            )
+
+    def request_update(self) -> None:
+        """Index what changed now, or right after the running run (requests coalesce)."""
+        session = self.session
+        if session is None or self._quitting or not self.auto_index:
+            return
+        if self._index_running:
+            self._update_pending = True
+            return
+        self._update_pending = False
+        self._index_running = self._live_run = True
+        self.search_screen.index_live("updating…")
+        self._index(session, None, live=True)
+
+    def _after_run(self, session: Session) -> None:
+        """A run ended: run again for changes that came meanwhile, else say the index is current."""
+        self._index_running = self._live_run = False
+        if self._update_pending:
+            self.request_update()
+        elif session.watching:
+            when = f" {time.strftime('%H:%M:%S')}" if self.search_screen.show_timings else ""
+            self.search_screen.index_live(f"up to date{when}")
+
     @on(IndexProgressed)
     def _index_progressed(self, message: IndexProgressed) -> None:
         progress = message.progress
@@ -261,7 +327,11 @@ class CodefindApp(App[int]):
             return
         if progress.phase == "embed" and self._embed_start is None:
             self._embed_start = (progress.elapsed, progress.done)
-        self.search_screen.index_progress(describe_progress(progress, self._embed_start))
+        view = describe_progress(progress, self._embed_start)
+        if self._live_run:  # a few files: the status line says it, no bar flashes
+            self.search_screen.index_live(f"updating: {view.short}")
+        else:
+            self.search_screen.index_progress(view)
         if progress.phase == "chunk":
             self._count(message.session)
 
@@ -273,12 +343,16 @@ class CodefindApp(App[int]):
         if message.session is not self.session:
             return
         report = message.report
+        live = self._live_run
         self.search_screen.index_progress(None)
         self.search_screen.index_counts(report.files, report.chunks)
         if report.embedded or report.removed or report.reused:
             self.search_screen.search_now()
         for note in report.notes:
-            self.notify(note, title="Index", timeout=6)
+            if not live or note not in self._noted:
+                self._noted.add(note)
+                self.notify(note, title="Index", timeout=6)
+        self._after_run(message.session)
 
     @on(IndexStopped)
     def _index_stopped(self, message: IndexStopped) -> None:
@@ -295,6 +369,7 @@ class CodefindApp(App[int]):
             severity="warning" if message.interrupted else "error",
             timeout=10,
         )
+        self._after_run(message.session)
 
     # --- actions --------------------------------------------------------------------------
 

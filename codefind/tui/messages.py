@@ -78,3 +78,19 @@ class IndexStopped(Message):
     message: str
     title: str = "Indexing"
     interrupted: bool = False
+
+
+@dataclass
+class WorktreeChanged(Message):
+    """Files of the work tree of ``session`` changed (a coalesced batch from the watcher)."""
+
+    session: Session
+    paths: frozenset[str]
+
+
+@dataclass
+class WatchFailed(Message):
+    """The work tree of ``session`` cannot be watched: changes need a restart to be seen."""
+
+    session: Session
+    message: str

@@ -9,6 +9,8 @@ without Textual:
   the instant lexical results of the next keystroke.
 - One indexing run at a time, with a cancel event that quitting sets (the indexer stops at
   the next batch, saves what it has and raises ``Interrupted``).
+- The work tree is watched (``codefind.watch``) once the app asks: each coalesced batch of
+  changes becomes one more incremental indexing run, the same run as at start.
 - A slow embedder (a server across a network) gets a short pause before the semantic stage,
   which the next keystroke cancels, so typing does not fire one request per letter; a fast
   one (the built-in model) is asked at once. "Slow" is measured, not guessed from the backend.
@@ -32,6 +34,7 @@ if TYPE_CHECKING:  # imported lazily by ``open``: they load numpy, SQLite and US
     from codefind.indexer import IndexProgress
     from codefind.models import IndexReport, Scope, SearchMode
     from codefind.search import SearchResult, SearchService
+    from codefind.watch import WorktreeWatcher
     from codefind.workspace import IndexStatus, Workspace
 
 SLOW_EMBED_MS = 25.0
@@ -52,6 +55,7 @@ class Session:
         self._indexing = threading.Lock()
         self._closed = False
         self._embed_ms: deque[float] = deque(maxlen=5)
+        self._watcher: WorktreeWatcher | None = None
 
     @classmethod
     def open(cls, path: Path, settings: Settings) -> Session:
@@ -137,6 +141,8 @@ class Session:
         self,
         on_progress: Callable[[IndexProgress], None],
         ask: Callable[[str], bool] | None,
+        *,
+        lock_wait: float = 0.0,
     ) -> IndexReport:
         """Bring the index up to date (runs in a worker thread).
 
@@ -144,6 +150,7 @@ class Session:
             on_progress: Called from this thread with each ``IndexProgress``.
             ask: Shows the consent question for a remote backend and returns the answer
                 (``None``: nobody can be asked).
+            lock_wait: Seconds to wait for another process that is indexing this checkout.
 
         Raises:
             IndexLockedError: Another process is indexing this checkout.
@@ -155,8 +162,31 @@ class Session:
             if self._closed:
                 raise Interrupted("The app is closing; indexing did not start.")
             return self.workspace.update_index(
-                on_progress=on_progress, ask=ask, cancel=self._cancel, wait=False
+                on_progress=on_progress, ask=ask, cancel=self._cancel, lock_wait=lock_wait
             )
+
+    def watch(
+        self, on_change: Callable[[frozenset[str]], None], on_error: Callable[[str], None]
+    ) -> bool:
+        """Watch the work tree; ``on_change`` gets each batch of changed paths (from a thread).
+
+        Returns whether watching started (a corpus, or a closed session, is not watched).
+        """
+        from codefind.repo import Repository
+        from codefind.watch import WorktreeWatcher
+
+        source = self.workspace.source
+        if self._closed or not isinstance(source, Repository):
+            return False
+        if self._watcher is None:
+            self._watcher = WorktreeWatcher(source, on_change, on_error=on_error)
+            self._watcher.start()
+        return True
+
+    @property
+    def watching(self) -> bool:
+        """Whether the work tree is being watched."""
+        return self._watcher is not None and self._watcher.running
 
     def cancel_indexing(self) -> None:
         """Stop a running ``index`` at its next batch, and refuse to start another."""
@@ -171,7 +201,9 @@ class Session:
         return True
 
     def close(self) -> None:
-        """Stop indexing and release the store and the embedder."""
+        """Stop watching and indexing, and release the store and the embedder."""
+        if self._watcher is not None:
+            self._watcher.stop()
         self.cancel_indexing()
         self.wait_for_indexing(timeout=10.0)
         self.workspace.close()

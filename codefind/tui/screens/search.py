@@ -92,6 +92,8 @@ class SearchScreen(Screen[None]):
         self.index_files: int | None = None
         self.index_chunks = 0
         self.indexing = False
+        self.live_text = ""
+        """The live index's state for the status line ("updating…", "up to date 12:03:04")."""
 
     # --- layout -----------------------------------------------------------------------
 
@@ -188,10 +190,17 @@ class SearchScreen(Screen[None]):
             self.progress.show(view)
         self.refresh_index_state(view)
 
+    def index_live(self, text: str) -> None:
+        """The live index's state: an update is running, or the index is current."""
+        self.live_text = text
+        self.refresh_index_state()
+
     def refresh_index_state(self, view: ProgressView | None = None) -> None:
         """The index part of the status line, and the empty-list text."""
         files, chunks = self.index_files, self.index_chunks
         counts = f"{files:,} files · {chunks:,} chunks" if files is not None else ""
+        if counts and self.live_text and view is None:
+            counts += f" · {self.live_text}"
         if view is not None:
             text = f"indexing: {view.short}" + (f" · {counts}" if counts else "")
             self.status.set_index(text)
@@ -380,9 +389,27 @@ class SearchScreen(Screen[None]):
             return
         from textual.app import SuspendNotSupported
 
+        from codefind.relocate import locate
+
+        where = locate(self.session.root, hit)
+        if not where.found:
+            self.notify(
+                f"{hit.path} changed since it was indexed and this hit is no longer in it; "
+                "the index is being updated.",
+                title="Hit out of date",
+                severity="warning",
+            )
+            self._update_index()
+            return
+        if where.moved:
+            self.notify(
+                f"{hit.path} changed since it was indexed; opening line {where.line} "
+                f"(was {hit.line}).",
+                timeout=4,
+            )
         root = str(self.session.root)
         try:
-            argv = editor_command(editor_value(), hit.path, hit.line)
+            argv = editor_command(editor_value(), hit.path, where.line)
             if self.app.is_headless:
                 run_editor(argv, cwd=root)  # tests: no terminal to hand over
             else:
@@ -394,3 +421,10 @@ class SearchScreen(Screen[None]):
             self.notify("This terminal cannot hand over to an editor.", severity="error")
         self.preview.refresh_hit()
         self.refresh()
+        self._update_index()  # the edited file first; the query runs again when it is done
+
+    def _update_index(self) -> None:
+        from codefind.tui.app import CodefindApp
+
+        if isinstance(self.app, CodefindApp):
+            self.app.request_update()
