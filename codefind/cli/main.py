@@ -247,7 +247,7 @@ def _workspace(path: str | Path, settings: Settings) -> Workspace:
 
 def _cmd_index(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    workspace = _workspace(args.path, settings)
+    workspace = _workspace(_existing_path(args.path), settings)
     report = _run_index(workspace, wait=True)
     if args.json:
         import json
@@ -312,9 +312,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from codefind.cli.render import write_hits
     from codefind.search import MAX_LIMIT, SearchFilters
 
-    _check_search_args(args)
+    languages = _check_search_args(args)
     settings = _settings(args, mode=args.mode, limit=args.limit, rerank=args.rerank)
-    target = Path(args.path) if args.path else Path.cwd()
+    target = _existing_path(args.path) if args.path else Path.cwd()
     workspace = _workspace(target if target.is_dir() else target.parent, settings)
     if not args.no_update:
         try:
@@ -324,28 +324,91 @@ def _cmd_search(args: argparse.Namespace) -> int:
     filters = SearchFilters(
         paths=(_relative(workspace.root, target),) if args.path else (),
         globs=tuple(args.glob),
-        languages=tuple(lang.lower() for lang in args.lang),
+        languages=languages,
     )
-    service = workspace.search_service(rerank=settings.rerank)
-    result = service.search(
-        args.query,
-        limit=settings.limit,
-        mode=settings.mode,
-        filters=filters,
-        rerank=settings.rerank,
-        scope=args.scope,
-    )
+    # A backend named on the command line is a requirement, not a preference: if it cannot
+    # embed the query, say so and stop rather than print lexical hits as if nothing happened.
+    explicit = args.backend is not None and settings.mode != "lexical"
+    service = workspace.search_service(rerank=settings.rerank, strict=explicit)
+    try:
+        result = service.search(
+            args.query,
+            limit=settings.limit,
+            mode=settings.mode,
+            filters=filters,
+            rerank=settings.rerank,
+            scope=args.scope,
+        )
+    finally:
+        service.close()
     for warning in result.warnings:
         say(warning)
+    if settings.mode != "lexical" and not result.semantic:
+        _say_why_not_semantic(workspace, explicit=explicit)
     if settings.debug:
         _print_debug(result)
     shown = result.hits if args.all else result.strong
     asked = settings.limit if args.limit is not None else None
     _say_why_fewer(args.query, result.hits, shown, asked, MAX_LIMIT)
     fmt = args.format or ("text" if sys.stdout.isatty() else "grep")
-    write_hits(shown, fmt, sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    printed = _paths_from_here(
+        shown, workspace.root, absolute=bool(args.path) and Path(args.path).is_absolute()
+    )
+    write_hits(printed, fmt, sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     sys.stdout.flush()
     return EXIT_OK if shown else EXIT_NO_HITS
+
+
+def _existing_path(path: str) -> Path:
+    """``path`` as given, if it exists (a typo must not read as "no hits").
+
+    Raises:
+        ConfigError: Nothing is there.
+    """
+    target = Path(path)
+    if not target.exists():
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")  # \xff, not \udcff
+        raise ConfigError(f"{shown}: no such file or folder.")
+    return target
+
+
+def _say_why_not_semantic(workspace: Workspace, *, explicit: bool) -> None:
+    """The backend's vectors were not used: say why, and stop if the backend was required.
+
+    The search service embeds nothing when the index has no vectors for the chosen model
+    (never indexed with it, or only ``--no-update`` searches since it was chosen).
+
+    Raises:
+        BackendError: ``--backend`` was given and the index has no vectors of it.
+    """
+    from codefind.errors import BackendError
+
+    status = workspace.status()
+    if not status.chunks or status.vectors:
+        return
+    settings = workspace.settings
+    what = f"{settings.backend} ({settings.model}, {workspace.dim} dimensions)"
+    fix = f"run `codefind index --backend {settings.backend}` to embed it"
+    if explicit:
+        raise BackendError(f"The index has no vectors of {what}; {fix}.")
+    say(f"The index has no vectors of {what}; showing lexical hits only ({fix}).")
+
+
+def _paths_from_here(hits: Sequence[Hit], root: Path, *, absolute: bool) -> list[Hit]:
+    """Hits whose paths are relative to the current folder, as ripgrep prints them.
+
+    So ``vim -q <(codefind search ... --format vimgrep)`` opens the right files from a
+    sub-folder. As with ripgrep, a PATH given as an absolute path gives absolute paths.
+    """
+    from dataclasses import replace
+
+    here = Path.cwd()
+    return [
+        replace(
+            hit, path=str(root / hit.path) if absolute else os.path.relpath(root / hit.path, here)
+        )
+        for hit in hits
+    ]
 
 
 def _say_why_fewer(
@@ -367,13 +430,15 @@ def _say_why_fewer(
         say(f"{len(shown)} hits: no other chunk matches.")
 
 
-def _check_search_args(args: argparse.Namespace) -> None:
-    """Refuse unusable search arguments before any indexing work.
+def _check_search_args(args: argparse.Namespace) -> tuple[str, ...]:
+    """Refuse unusable search arguments before any indexing work; the ``--lang`` names.
 
     Raises:
         ConfigError: A query, glob or language that is not UTF-8 (bytes the terminal could not
-            decode arrive as surrogates), or a glob that is not valid.
+            decode arrive as surrogates), a glob that is not valid, or a language codefind
+            has no name for (the message lists the common ones).
     """
+    from codefind.chunking.languages import common_languages, resolve_language
     from codefind.pathfilter import PathFilter
 
     for what, values in (("query", [args.query]), ("--glob", args.glob), ("--lang", args.lang)):
@@ -386,6 +451,17 @@ def _check_search_args(args: argparse.Namespace) -> None:
                     "encoding (locale)."
                 ) from None
     PathFilter((), tuple(args.glob))
+    languages = []
+    for name in args.lang:
+        language = resolve_language(name)
+        if language is None:
+            raise ConfigError(
+                f"Unknown language {name!r} for --lang. Use one of: "
+                f"{', '.join(common_languages())}; a short form (py, rs, golang, js, ts, sh, "
+                "...); or any language name Pygments knows."
+            )
+        languages.append(language)
+    return tuple(languages)
 
 
 def _print_debug(result: Any) -> None:
@@ -456,7 +532,7 @@ def _run_app(args: argparse.Namespace) -> int:
     from codefind.tui import run_app
 
     settings = _settings(args)
-    status: int = run_app(Path(args.path), settings)
+    status: int = run_app(_existing_path(args.path), settings)
     return status
 
 
