@@ -96,7 +96,14 @@ def test_code2_sends_no_output_dimension(server: VoyageServer) -> None:
     assert vector.shape == (1536,)
 
 
-def test_truncation_equals_voyages_own_output_dimension(server: VoyageServer) -> None:
+def test_truncation_is_cut_then_renormalise_as_the_stand_in_serves_it(
+    server: VoyageServer,
+) -> None:
+    """codefind's ``truncate`` against the stand-in's ``output_dimension`` answer.
+
+    The stand-in uses the same formula as the code, so this checks the arithmetic and the
+    wire format; whether Voyage itself answers so is ``tests/test_online_contracts.py``.
+    """
     text = "def save_index(path): write vectors to a temporary file and rename it"
     native = embedder(server.url).embed_documents([text])[0]
     client = voyageai.client.Client(api_key=KEY, max_retries=1, base_url=server.url)
