@@ -89,7 +89,9 @@ def load_questions(split: str, names: Iterable[str] | None = None) -> list[Quest
             if not line.strip():
                 continue
             raw = json.loads(line)
-            if (split != "all" and raw["split"] != split) or (wanted and raw["project"] not in wanted):
+            if (split != "all" and raw["split"] != split) or (
+                wanted and raw["project"] not in wanted
+            ):
                 continue
             out.append(
                 Question(
@@ -138,9 +140,7 @@ def run_questions(
             result = service.search(query, limit=10, mode=mode)
             ms = (time.perf_counter() - started) * 1000
             hits = [(h.path, h.start_line, h.end_line) for h in result.hits]
-            rank = next(
-                (i for i, (p, s, e) in enumerate(hits, 1) if question.right(p, s, e)), None
-            )
+            rank = next((i for i, (p, s, e) in enumerate(hits, 1) if question.right(p, s, e)), None)
             outcomes.append(Outcome(question, mode, rank, ms, hits))
     return outcomes
 
@@ -202,7 +202,9 @@ def tables(outcomes: Sequence[Outcome], baseline: Sequence[tuple[Question, int, 
     hybrid = by_mode.get("hybrid", next(iter(by_mode.values()), []))
     by_kind: dict[str, list[Outcome]] = defaultdict(list)
     for o in hybrid:
-        by_kind["names (name + qualified)" if o.question.kind in NAMED else o.question.kind].append(o)
+        by_kind["names (name + qualified)" if o.question.kind in NAMED else o.question.kind].append(
+            o
+        )
     for kind in sorted(by_kind):
         s = summarize(by_kind[kind])
         lines.append(f"| {kind} | {s.queries} | {s.top1:.3f} | {s.top3:.3f} | {s.top10:.3f} |")
@@ -233,7 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lang", choices=("en", "zh", "ja"), default="en")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--projects", nargs="*", default=None)
-    parser.add_argument("--label", default="current", help="index folder name (keep versions apart)")
+    parser.add_argument(
+        "--label", default="current", help="index folder name (keep versions apart)"
+    )
     parser.add_argument("--out", type=Path, help="write per-question outcomes (JSON Lines)")
     parser.add_argument("--section", help="write the tables to this section of RESULTS.md")
     parser.add_argument(
