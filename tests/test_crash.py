@@ -13,7 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -166,8 +166,8 @@ def test_sigkill_during_embedding_keeps_finished_batches(git_repo, server: SGLan
 
 @pytest.mark.parametrize("delay", [0.3, 0.8, 1.5, 2.5])
 def test_sigkill_at_any_moment_leaves_a_usable_index(
-    git_repo, server: SGLangServer, delay: float
-) -> None:  # type: ignore[no-untyped-def]
+    git_repo: Callable[..., Path], server: SGLangServer, delay: float
+) -> None:
     repo = git_repo(many_functions(150, per_file=3))
     env = env_for(server)
     process = start_index(repo, env)
@@ -215,8 +215,8 @@ def test_damaged_vector_file_is_rebuilt_from_the_cache(git_repo, server: SGLangS
 
 @pytest.mark.parametrize("damage", ["zero", "garbage"])
 def test_damaged_state_database_is_rebuilt_without_embedding(
-    git_repo, server: SGLangServer, damage: str
-) -> None:  # type: ignore[no-untyped-def]
+    git_repo: Callable[..., Path], server: SGLangServer, damage: str
+) -> None:
     repo = git_repo(many_functions(10))
     env = env_for(server)
     codefind("index", cwd=repo, env=env, check=True)
@@ -279,8 +279,8 @@ def test_two_index_runs_at_once_one_waits(git_repo, server: SGLangServer) -> Non
 
 
 def test_search_with_a_truncated_vector_file_falls_back_to_lexical(
-    git_repo, server: SGLangServer
-) -> None:  # type: ignore[no-untyped-def]
+    git_repo: Callable[..., Path], server: SGLangServer
+) -> None:
     repo = git_repo(many_functions(5))
     env = env_for(server)
     codefind("index", cwd=repo, env=env, check=True)

@@ -38,7 +38,8 @@ def update(path: str, *chunks: Chunk, content_id: str = "c1") -> FileUpdate:
 
 def unit(rows: int, dim: int, seed: int = 0) -> np.ndarray:
     matrix = np.random.default_rng(seed).standard_normal((rows, dim)).astype(np.float32)
-    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    unit_rows: np.ndarray = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    return unit_rows
 
 
 # --- state ----------------------------------------------------------------------------------

@@ -67,12 +67,10 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         """A table of keys."""
-        from codefind.tui.app import CodefindApp
-
         table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=True)
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
-        for keys, text in binding_rows([*SearchScreen.BINDINGS, *CodefindApp.BINDINGS]):
+        for keys, text in binding_rows([*SearchScreen.BINDINGS, *self.app.BINDINGS]):
             table.add_row(keys, text)
         table.add_row("F10", "Command palette.")
         with VerticalScroll(id="help-dialog"):

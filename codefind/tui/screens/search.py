@@ -126,10 +126,9 @@ class SearchScreen(Screen[None]):
         yield KeyBar(self._footer_bindings(), id="footer")
 
     def _footer_bindings(self) -> list[Binding]:
-        from codefind.tui.app import CodefindApp
-
+        # The running app's keys, not an import of the app module: screens sit below it.
         mine = [b for b in self.BINDINGS if isinstance(b, Binding)]
-        app = [b for b in CodefindApp.BINDINGS if isinstance(b, Binding)]
+        app = [b for b in self.app.BINDINGS if isinstance(b, Binding)]
         return (
             [b for b in mine if b.id != "quit-escape"]
             + app
