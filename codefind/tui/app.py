@@ -24,6 +24,7 @@ from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
+from textual.worker import Worker, WorkerState
 
 from codefind.errors import CodefindError, Interrupted, redact
 from codefind.tui.messages import (
@@ -133,6 +134,10 @@ class CodefindApp(App[int]):
         except CodefindError as exc:
             self.post_message(SessionFailed(exc.message, exc.exit_code))
             return
+        except Exception as exc:  # a bug: exit saying so, never "Opening the index…" forever
+            message = f"unexpected error while opening the index: {type(exc).__name__}: {exc}"
+            self.post_message(SessionFailed(message, 2))
+            return
         self.post_message(SessionOpened(session))
 
     @on(SessionFailed)
@@ -200,7 +205,7 @@ class CodefindApp(App[int]):
     def _count(self, session: Session) -> None:
         try:
             status = session.status()
-        except Exception:  # counts are decoration; the index run reports real problems
+        except CodefindError:  # counts are decoration; the index run reports the problem
             return
         self.post_message(IndexCounted(session, status.files, status.chunks))
 
@@ -220,6 +225,7 @@ class CodefindApp(App[int]):
             report = session.index(
                 lambda progress: self._progress_from_thread(session, progress),
                 self._ask_from_thread,
+                self._waiting_from_thread,
             )
         except CodefindError as exc:
             interrupted = isinstance(exc, Interrupted)
@@ -229,6 +235,19 @@ class CodefindApp(App[int]):
             self.post_message(IndexStopped(session, message, "Indexing failed"))
         else:
             self.post_message(IndexFinished(session, report))
+
+    def _waiting_from_thread(self, pid: int | None) -> None:
+        who = f"process {pid}" if pid else "another process"
+        self.call_from_thread(
+            self.notify, f"Waiting for {who}, which is updating this index…", title="Index"
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that failed with an error nobody caught: say so, never swallow it."""
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            self.notify(f"{type(error).__name__}: {error}", title="Internal error",
+                        severity="error", timeout=10)  # fmt: skip
 
     def _progress_from_thread(self, session: Session, progress: IndexProgress) -> None:
         now = time.monotonic()

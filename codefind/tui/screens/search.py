@@ -273,7 +273,7 @@ class SearchScreen(Screen[None]):
     ) -> None:
         semantic = mode != "lexical" and self.semantic_error is None
         if mode != "semantic" or not semantic:
-            result = await self._run_stage(session, query, "lexical", scope)
+            result = await self._run_stage(session, generation, query, "lexical", scope)
             if result is None or generation != self.generation:
                 return
             self._show(result, generation, "lexical", pending=semantic and mode == "hybrid")
@@ -281,17 +281,25 @@ class SearchScreen(Screen[None]):
             return
         if session.semantic_delay:
             await asyncio.sleep(session.semantic_delay)  # a newer keystroke cancels us here
-        result = await self._run_stage(session, query, mode, scope)
+        result = await self._run_stage(session, generation, query, mode, scope)
         if result is None or generation != self.generation:
             return
         self._show(result, generation, mode, pending=False)
 
     async def _run_stage(
-        self, session: Session, query: str, mode: SearchMode, scope: Scope
+        self, session: Session, generation: int, query: str, mode: SearchMode, scope: Scope
     ) -> SearchResult | None:
+        def current() -> bool:
+            return generation == self.generation
+
         try:
             return await asyncio.to_thread(
-                session.search, query, mode=mode, limit=RESULT_LIMIT, scope=scope
+                session.search_if_current,
+                query,
+                current,
+                mode=mode,
+                limit=RESULT_LIMIT,
+                scope=scope,
             )
         except CodefindError as exc:
             message, title = exc.message, exc.title
