@@ -1,6 +1,6 @@
 """The app's responsiveness budgets, measured on the real app in a real (pseudo) terminal.
 
-What it measures (DESIGN.md "Performance budgets", issue #5), with the built-in model:
+What it measures (the README's budgets, issue #5), with the built-in model:
 
 - **first frame**: ``codefind REPO`` launched as a process on a pty, until the query
   prompt's text has been written to the terminal (budget 0.4 s);

@@ -13,7 +13,7 @@ Why it looks like this:
   re-implements gitignore matching.
 - git is run as a subprocess, not through GitPython: ``import git`` alone costs about 0.2 s
   (the whole no-change budget for a small repo), and ``git ls-files -z`` is 20x faster than
-  reading the index through GitPython (reference/api-facts.md, section 7).
+  reading the index through GitPython (``docs/API_NOTES.md``, "git and GitPython").
 - Skips that need only the path and ``lstat`` happen in the walk; skips that need the content
   (NUL bytes, minified or generated code) happen in :meth:`Repository.read`, which the indexer
   calls only for files whose content id changed. Either way every skipped file is counted

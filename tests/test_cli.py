@@ -1,4 +1,4 @@
-"""The installed ``codefind`` command on a real repository: the CLI contract of DESIGN.md."""
+"""The installed ``codefind`` command on a real repository: the README's command-line contract."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The command line: parse, call the service layer, print. Bare ``codefind`` opens the app.
 
-The contract (flags, output formats, exit codes) is DESIGN.md's "Command-line contract".
+The contract (flags, output formats, exit codes) is the README's "The command line";
+``tests/test_cli.py`` and ``tests/test_cli_errors.py`` hold it.
 Nothing here ranks, filters or stores anything: that is ``Workspace``, ``Indexer`` and
 ``SearchService``. Heavy modules are imported inside the command that needs them, so
 ``codefind --help`` and ``codefind config`` start instantly and ``codefind search`` never

@@ -1,6 +1,6 @@
 """Voyage AI's code embedding models (voyage-code-3, voyage-code-2) through ``voyageai``.
 
-Why it is built this way (facts in ``reference/api-facts.md`` section 3):
+Why it is built this way (what Voyage does: ``docs/API_NOTES.md``, "Voyage AI"):
 
 - voyage-code-3 is always asked for its full 2048 dimensions; 1024/512/256 are Matryoshka
   prefixes that codefind cuts from the cached vector (``base.truncate``), the same arithmetic

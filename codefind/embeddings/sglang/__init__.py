@@ -1,6 +1,6 @@
 """Qwen3-Embedding served by SGLang, over its OpenAI-compatible ``/v1/embeddings``.
 
-Why it is built this way (facts in ``reference/api-facts.md`` sections 1, 2 and 4):
+Why it is built this way (what SGLang and Qwen3-Embedding do: ``docs/API_NOTES.md``):
 
 - The ``openai`` client speaks the wire format; its retries are off so that codefind's own
   bounded retries (``_remote.call_with_retries``) give every failure one message that names

@@ -1,8 +1,8 @@
 """Launching and checking an SGLang embedding server (``codefind server start|status``).
 
 Why codefind launches SGLang at all: the sglang backend needs a server, and the right flags
-for Qwen3-Embedding are easy to get wrong (``--is-embedding``, see ``reference/api-facts.md``
-section 1). ``start_server`` runs ``python -m sglang.launch_server`` detached from the
+for Qwen3-Embedding are easy to get wrong (``--is-embedding``, see ``docs/API_NOTES.md``,
+"SGLang: launching Qwen3-Embedding"). ``start_server`` runs ``python -m sglang.launch_server`` detached from the
 terminal (it outlives codefind; its output goes to a log file), waits until ``GET /health``
 answers 200, and returns where it listens. Where that cannot work (sglang not installed, no
 NVIDIA GPU) it says what to install, or where to point codefind instead.
