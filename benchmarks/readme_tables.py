@@ -70,8 +70,8 @@ QUALITY_ROWS: list[tuple[str, str, list[str]]] = [
     ("CoSQA dev (web queries -> Python)", "quality", ["cosqa_dev"]),
     ("ODEX English", "quality", ["odex_en"]),
     ("HumanEval-XL Python, English", "quality", ["humanevalxl_python_en"]),
-    ("HumanEval-XL Python, Chinese", "quality-cjk", ["humanevalxl_python_zh"]),
-    ("ODEX Japanese (`codefind[ja]`)", "quality-cjk", ["odex_ja"]),
+    ("HumanEval-XL Python, Chinese", "quality", ["humanevalxl_python_zh"]),
+    ("ODEX Japanese (`codefind[ja]`)", "quality", ["odex_ja"]),
     ("ODEX Russian / Spanish", "quality", ["odex_ru", "odex_es"]),
     (
         "pairs mined from rich / click / SQLAlchemy",
