@@ -310,7 +310,9 @@ def child(out: Path, quick: bool) -> None:
         screen = app.search_screen
         await until(lambda: app.session is not None, 60)
         await until(lambda: not any(w.is_running for w in app.workers if w.group != "bench"), 600)
-        original_show, original_put = screen._show, screen.preview._put
+        original_show = screen._show
+        threaded = hasattr(screen.preview, "_put")  # older versions drew on the app's thread
+        original_put = screen.preview._put if threaded else screen.preview.show
 
         def show(result: Any, generation: int, stage: str, *, pending: bool) -> None:
             original_show(result, generation, stage, pending=pending)
@@ -323,8 +325,15 @@ def child(out: Path, quick: bool) -> None:
             if screen.preview.hit is hit:
                 previews.append(time.perf_counter())
 
+        def preview_now(hit: Any, *, force: bool = False) -> None:
+            original_put(hit, force=force)
+            previews.append(time.perf_counter())
+
         screen._show = show  # type: ignore[method-assign]
-        screen.preview._put = preview  # type: ignore[method-assign]
+        if threaded:
+            screen.preview._put = preview  # type: ignore[method-assign]
+        else:  # a before/after comparison with PYTHONPATH at an older checkout
+            screen.preview.show = preview_now  # type: ignore[method-assign]
         queries = QUERIES[:4] if quick else QUERIES
         for query in queries:
             last_key = time.perf_counter()
