@@ -22,7 +22,8 @@ excluded: about 20,000 chunks) in ``benchmarks/.work/bench_app/repo`` (git-ignor
 once with the built-in model (several minutes of CPU) and reused.
 
 Run: ``python benchmarks/bench_app.py`` (``--runs N`` first-frame launches, ``--quick`` for
-fewer keystrokes). Results go to stdout and to RESULTS.md's ``bench_app`` section.
+fewer keystrokes; ``CODEFIND_BENCH_CODE=/path/to/other/checkout`` measures that checkout's
+codefind on the same corpus and index, for a before/after). Results go to stdout and to RESULTS.md's ``bench_app`` section.
 ``--screenshot assets/screenshot.svg`` instead saves an SVG of the app on the same corpus
 (the README's picture).
 """
@@ -51,6 +52,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+if os.environ.get("CODEFIND_BENCH_CODE"):  # a before/after: codefind from another checkout
+    sys.path.insert(0, os.environ["CODEFIND_BENCH_CODE"])
 
 from benchmarks._results import machine_info, stamp, write_section
 from benchmarks._trees import commit_all

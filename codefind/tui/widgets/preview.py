@@ -172,6 +172,9 @@ class Preview(Vertical):
         self._wanted: Hit | None = None
         self._shown: tuple[str, int, int] | None = None
         self._drawn: OrderedDict[tuple[object, ...], list[Strip]] = OrderedDict()
+        self._recent: OrderedDict[tuple[object, ...], list[Strip]] = OrderedDict()
+        """The last strips drawn for each hit's place, whatever the file's stamp was then:
+        what ``show`` can put on screen without reading the file."""
         self._drawn_lock = threading.Lock()
 
     def compose(self) -> ComposeResult:
@@ -197,8 +200,10 @@ class Preview(Vertical):
         """Show ``hit`` (``None``: clear). The same hit again is a no-op unless ``force``.
 
         The file is read and highlighted in a thread: a slow disk or a huge line must not
-        freeze typing. The old preview stays until the new one is ready; a hit the cursor
-        has already left is never shown.
+        freeze typing. A window drawn before (the hits next to the cursor are drawn ahead)
+        is shown at once, without touching the disk, and the thread then checks that the
+        file has not changed since. Otherwise the old preview stays until the new one is
+        ready; a hit the cursor has already left is never shown.
         """
         key = (hit.path, hit.start_line, hit.end_line) if hit else None
         if key == self._shown and not force:
@@ -213,6 +218,10 @@ class Preview(Vertical):
             self._put(hit, None, "The index is opening…")
             return
         files, styles = self.files, self.code.styles_for_code()
+        with self._drawn_lock:
+            ready = self._recent.get(_place(hit, styles))
+        if ready is not None:
+            self._put(hit, ready, "")
         self.run_worker(
             partial(self._load, files, hit, styles),
             thread=True,
@@ -237,6 +246,8 @@ class Preview(Vertical):
     def _put(self, hit: Hit, strips: list[Strip] | None, message: str) -> None:
         if hit is not self._wanted:
             return  # the cursor moved on while this one was read
+        if hit is self.hit and strips is not None and strips is self.code.strips:
+            return  # the thread found the window shown from memory unchanged
         self.hit = hit
         span = (
             f"{hit.start_line}"
@@ -267,12 +278,16 @@ class Preview(Vertical):
             strips = self._drawn.get(key)
             if strips is not None:
                 self._drawn.move_to_end(key)
+                self._recent[_place(hit, styles)] = strips
                 return strips
         strips = highlight_window(window, hit.language, (hit.start_line, hit.end_line), styles)
         with self._drawn_lock:
             self._drawn[key] = strips
             while len(self._drawn) > DRAWN_WINDOWS:
                 self._drawn.popitem(last=False)
+            self._recent[_place(hit, styles)] = strips
+            while len(self._recent) > DRAWN_WINDOWS:
+                self._recent.popitem(last=False)
         return strips
 
     def prefetch(self, hits: list[Hit]) -> None:
@@ -295,3 +310,8 @@ class Preview(Vertical):
     def refresh_hit(self) -> None:
         """Re-read the file and redraw (after the editor may have changed it)."""
         self.show(self.hit, force=True)
+
+
+def _place(hit: Hit, styles: PreviewStyles) -> tuple[object, ...]:
+    """A hit's window without the file's stamp (knowing the stamp needs the disk)."""
+    return (hit.path, hit.start_line, hit.end_line, styles)
