@@ -15,6 +15,13 @@ import subprocess
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
+EVAL_DIR = Path(
+    os.environ.get("CODEFIND_EVAL_DIR") or Path(__file__).resolve().parents[2] / "shared" / "eval"
+)
+"""The public evaluation sets (CoSQA, ODEX, MCoNaLa, HumanEval-XL in codefind's format; see
+``tests/data/README.md``): ``CODEFIND_EVAL_DIR``, or the folder next to the checkout where
+this project's machines keep them. Too large for the repository; one small set is vendored
+in ``tests/data`` for the tests."""
 HEADER = (
     "# Benchmark results\n\n"
     "Written by the scripts in this folder; each section says which script and machine.\n"

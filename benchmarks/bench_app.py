@@ -1,6 +1,6 @@
 """The app's responsiveness budgets, measured on the real app in a real (pseudo) terminal.
 
-What it measures (the README's speed budgets, issue #5), with the built-in model:
+What it measures (the README's budgets, issue #5), with the built-in model:
 
 - **first frame**: ``codefind REPO`` launched as a process on a pty, until the query
   prompt's text has been written to the terminal (budget 0.4 s);
@@ -22,7 +22,8 @@ excluded: about 20,000 chunks) in ``benchmarks/.work/bench_app/repo`` (git-ignor
 once with the built-in model (several minutes of CPU) and reused.
 
 Run: ``python benchmarks/bench_app.py`` (``--runs N`` first-frame launches, ``--quick`` for
-fewer keystrokes). Results go to stdout and to RESULTS.md's ``bench_app`` section.
+fewer keystrokes; ``CODEFIND_BENCH_CODE=/path/to/other/checkout`` measures that checkout's
+codefind on the same corpus and index, for a before/after). Results go to stdout and to RESULTS.md's ``bench_app`` section.
 ``--screenshot assets/screenshot.svg`` instead saves an SVG of the app on the same corpus
 (the README's picture).
 """
@@ -51,6 +52,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+if os.environ.get("CODEFIND_BENCH_CODE"):  # a before/after: codefind from another checkout
+    sys.path.insert(0, os.environ["CODEFIND_BENCH_CODE"])
 
 from benchmarks._results import machine_info, stamp, write_section
 from benchmarks._trees import commit_all
@@ -310,18 +313,30 @@ def child(out: Path, quick: bool) -> None:
         screen = app.search_screen
         await until(lambda: app.session is not None, 60)
         await until(lambda: not any(w.is_running for w in app.workers if w.group != "bench"), 600)
-        original_show, original_preview = screen._show, screen.preview.show
+        original_show = screen._show
+        threaded = hasattr(screen.preview, "_put")  # older versions drew on the app's thread
+        original_put = screen.preview._put if threaded else screen.preview.show
 
         def show(result: Any, generation: int, stage: str, *, pending: bool) -> None:
             original_show(result, generation, stage, pending=pending)
             shown.append((time.perf_counter(), generation, stage))
 
-        def preview(hit: Any, *, force: bool = False) -> None:
-            original_preview(hit, force=force)
+        def preview(hit: Any, strips: Any, message: str) -> None:
+            # The preview is read and drawn in a thread; this is the moment its strips are
+            # put on screen (on the app's thread), for the hit the cursor is still on.
+            original_put(hit, strips, message)
+            if screen.preview.hit is hit:
+                previews.append(time.perf_counter())
+
+        def preview_now(hit: Any, *, force: bool = False) -> None:
+            original_put(hit, force=force)
             previews.append(time.perf_counter())
 
         screen._show = show  # type: ignore[method-assign]
-        screen.preview.show = preview  # type: ignore[method-assign]
+        if threaded:
+            screen.preview._put = preview  # type: ignore[method-assign]
+        else:  # a before/after comparison with PYTHONPATH at an older checkout
+            screen.preview.show = preview_now  # type: ignore[method-assign]
         queries = QUERIES[:4] if quick else QUERIES
         for query in queries:
             last_key = time.perf_counter()
@@ -405,7 +420,7 @@ figures were taken under a load of about 5, so read them as ratios):
 | `Static` showing `rich.syntax.Syntax` of a 60-line window | ~96 ms p50 (it measures its height and re-lays the screen out on every update) | Pygments tokens straight to strips (`codefind/tui/highlight.py`) in a fixed-size Line API view: ~16 ms to highlight, nothing re-laid out |
 | a `ScrollView` whose virtual size changes | a full screen layout (~13-67 ms in profiles) per new list or preview | own scroll offsets on plain widgets: the layout never changes while typing |
 | Textual's `Input` on every edit | resets its virtual size, the layout sets it back: one full layout per keystroke | `QueryInput` declares `virtual_size` as a repaint-only reactive |
-| preview after a cursor move | drawn one frame after the list (waits for the next frame slot) and highlighted on the spot | drawn in the same frame; the next three and previous hit are highlighted ahead in a thread (LRU of 12 windows) |
+| preview after a cursor move | drawn one frame after the list (waits for the next frame slot) and highlighted on the spot | read and highlighted in a thread, so a slow disk never blocks typing (issue 16), and shown as soon as it is drawn; the next three and previous hit are highlighted ahead in a thread (LRU of 12 windows) |
 | Python's full garbage collections | every few seconds while typing, 30-140 ms each (Textual's strips form reference cycles) | start-up objects frozen (`gc.freeze`), full collections run when the user pauses (or every 50 middle collections) |
 | Textual's 60 fps frame ceiling | a result arriving just after a frame waits up to 16.7 ms | `TEXTUAL_FPS=120` unless the user set it: about 8 ms off keystroke latency |
 | first frame | Footer (one widget per key), screen-wide breakpoint classes (re-styles every widget), dialogs' CSS parsed at start, a blank default screen built then replaced, Pygments imported up front | one-line `KeyBar`, a class on one container, dialog CSS in the dialogs, the search screen as the default screen, Pygments and the dialogs imported on first use; the workspace (numpy, SQLite, USearch, the model) opens after the first frame |

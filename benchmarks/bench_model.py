@@ -11,7 +11,7 @@ codefind runs it:
 - throughput on a realistic mix of code chunks: functions and methods of the Python standard
   library, the long ones cut into line windows of at most 256 tokens, as a chunker would;
   real (unpadded) tokens/s and chunks/s (budget >= 6,000 tokens/s);
-- retrieval quality with exact cosine on ``shared/eval`` sets (MRR@10, R@1, R@5, R@10), so
+- retrieval quality with exact cosine on public evaluation sets (``CODEFIND_EVAL_DIR``) (MRR@10, R@1, R@5, R@10), so
   the fp32-vs-int8 choice is made on quality, not only speed (int8 must stay within 0.01);
 - with ``--sweep``: sub-batch size and thread count on the shipped model;
 - the tokenizer's tokens per character on real code, for the chunker's character budget.
@@ -46,11 +46,11 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._results import machine_info, stamp, write_section
+from benchmarks._results import EVAL_DIR, machine_info, stamp, write_section
 from codefind.embeddings.local import LocalEmbedder
 
 WORK = ROOT / "benchmarks" / ".work"
-EVAL = ROOT.parent / "shared" / "eval"
+EVAL = EVAL_DIR
 DEFAULT_FP32 = WORK / "all-MiniLM-L6-v2-fp32"
 SKIP_DIRS = {"site-packages", "__pycache__", "test", "tests", "idle_test"}
 MAX_TOKENS = 256

@@ -1,6 +1,6 @@
 """The quality table: ``codefind eval`` on every public set and on repo-mined pairs.
 
-For each evaluation set in ``../shared/eval`` (or ``--eval-dir``) and for pairs mined from
+For each evaluation set in ``--eval-dir`` (default: ``CODEFIND_EVAL_DIR``, see ``benchmarks/_results.py``) and for pairs mined from
 real projects (the sources of ``rich``, ``click`` and ``sqlalchemy`` from PyPI, each copied
 into a git repository), this runs ``codefind.evaluation.evaluate`` — the same code as
 ``codefind eval`` — for every backend that can run here, in hybrid, semantic and lexical
@@ -25,14 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._results import machine_info, stamp, write_section
+from benchmarks._results import EVAL_DIR, machine_info, stamp, write_section
 from benchmarks._trees import MINED_PACKAGES, package_repo
 from codefind.config import Settings, load_settings
 from codefind.evaluation import EvalReport, EvalSet, evaluate, load_eval_set, mined_eval_set
 from codefind.repo import Repository
 
 WORK = ROOT / "benchmarks" / ".work" / "quality"
-EVAL_DIR = ROOT.parent / "shared" / "eval"
 MODES = ("hybrid", "semantic", "lexical")
 
 
@@ -122,10 +121,12 @@ def main() -> None:
 
     text = "\n".join(
         [
-            f"## Retrieval quality (`benchmarks/quality.py{' --no-translate' if args.no_translate else ''}`)",
+            f"## Retrieval quality (`benchmarks/quality.py{' --no-translate' if args.no_translate else ''}"
+            + (f" --sets {' '.join(args.sets)}" if args.sets else "")
+            + "`)",
             "",
             f"Machine: {machine_info()}. Run: {stamp()}. Versions: {versions()}.",
-            f"Backend: {args.backend}. Sets: ../shared/eval (see its README) and pairs mined from "
+            f"Backend: {args.backend}. Sets: the public evaluation sets (tests/data/README.md) and pairs mined from "
             "the rich, click and SQLAlchemy sources (docstring -> function with the doc removed; "
             "docstrings are not real queries, so these rows favour lexical matching).",
             "",

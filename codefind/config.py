@@ -289,24 +289,59 @@ def _read_regular(path: Path) -> tuple[bytes | None, int]:
 def write_config_value(key: str, value: str, path: Path | None = None) -> Path:
     """Set ``key`` (``backend`` or ``section.field``) in the config file, atomically, mode 0600.
 
-    The value is checked by building settings from the result before anything is written.
+    The file is edited with tomlkit, so a hand-written file keeps its comments, order and
+    layout; the result is parsed back with ``tomllib`` and checked like any config file
+    before it replaces the old one, so ``config set`` can never write a file that later
+    commands refuse to read. ``dim native`` removes ``dim`` (the model's native dimension).
+
+    Raises:
+        ConfigError: An unknown key (the message lists the known ones), a value of the wrong
+            type or out of range, or a current file that is not valid.
     """
+    import tomllib
+
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
     path = path or config_path()
-    data = read_config_file(path)
-    parts = key.split(".")
-    if len(parts) > 2 or not all(parts):
-        raise ConfigError(f"Unknown setting {key!r}. Run `codefind config show` for the names.")
-    kind = _FIELDS.get(tuple(parts))
-    if kind is None or kind == "table":
-        raise ConfigError(f"Unknown setting {key!r}. Run `codefind config show` for the names.")
-    target = data
+    read_config_file(path)  # the file as it is must be valid, and its key private
+    raw, _ = _read_regular(path)
+    parts = tuple(key.split("."))
+    kind = _FIELDS.get(parts)
+    if kind is None or kind in ("table", "prices"):
+        raise ConfigError(f"Unknown setting {key!r}. Settings: {', '.join(setting_names())}.")
+    try:
+        doc = tomlkit.parse(raw.decode("utf-8")) if raw else tomlkit.document()
+    except TOMLKitError as exc:  # tomllib read it, but tomlkit cannot edit it
+        raise ConfigError(f"The config file {path} cannot be edited: {exc}.") from exc
+    table: Any = doc
     if len(parts) == 2:
-        target = data.setdefault(parts[0], {})
-    target[parts[-1]] = _parse_text(key, kind, value)
+        if parts[0] not in doc:
+            doc.add(parts[0], tomlkit.table())
+        table = doc[parts[0]]
+    if parts == ("dim",) and value.strip().lower() == "native":
+        table.pop("dim", None)
+    else:
+        parsed = _parse_text(key, kind, value)
+        if parts == ("dim",) and parsed < 1:
+            raise ConfigError(
+                "dim must be a positive number of dimensions (or `native` for the model's own)."
+            )
+        table[parts[-1]] = parsed
+    text = tomlkit.dumps(doc)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:  # a tomlkit bug; never write what cannot be read
+        raise ConfigError(f"{key} = {value!r} cannot be written as TOML: {exc}.") from exc
     _check_types(data, "the new value")
-    _build(data)  # validate before writing
-    atomic_write_bytes(path, _dump_toml(data).encode("utf-8"), mode=0o600)
+    _build(data)  # ranges, backend and mode names
+    atomic_write_bytes(path, text.encode("utf-8"), mode=0o600)
     return path
+
+
+def setting_names() -> list[str]:
+    """The keys ``codefind config set`` accepts, as dotted names."""
+    return [".".join(k) for k, kind in _FIELDS.items() if kind not in ("table", "prices")]
 
 
 def settings_as_dict(settings: Settings, *, hide_secrets: bool = True) -> dict[str, Any]:
@@ -650,27 +685,3 @@ def _holds_key(data: Mapping[str, Any]) -> bool:
     return any(
         isinstance(section, Mapping) and bool(section.get("api_key")) for section in data.values()
     )
-
-
-def _dump_toml(data: Mapping[str, Any]) -> str:
-    """A minimal TOML writer for the flat tables codefind's config uses."""
-
-    def scalar(value: Any) -> str:
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, int | float):
-            return str(value)
-        text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{text}"'
-
-    lines = [f"{k} = {scalar(v)}" for k, v in data.items() if not isinstance(v, Mapping)]
-    for name, table in data.items():
-        if isinstance(table, Mapping):
-            lines.append(f"\n[{name}]")
-            for key, value in table.items():
-                if isinstance(value, Mapping):
-                    inner = ", ".join(f'"{k}" = {scalar(v)}' for k, v in value.items())
-                    lines.append(f"{key} = {{ {inner} }}")
-                else:
-                    lines.append(f"{key} = {scalar(value)}")
-    return "\n".join(lines) + "\n"

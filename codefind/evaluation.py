@@ -1,16 +1,14 @@
 """Retrieval quality, measured the way users will feel it: ``codefind eval``.
 
 An evaluation set is a corpus of code snippets and queries that name the relevant snippets
-(JSON Lines: ``corpus.jsonl`` rows ``{"id", "code", "language", "path"?}``,
-``queries.jsonl`` rows ``{"id", "query", "relevant": [ids]}``). The corpus is indexed through
-exactly the same code as a repository (``CorpusSource`` is a ``FileSource``: each snippet is
-a file), so what is measured is what ships: chunking, the embedding text, the store, fusion
-and all. Hits are chunks; a snippet cut into several chunks counts once, at its best chunk's
-rank.
+(format: ``tests/data/README.md``). The corpus is indexed through exactly the same code as a
+repository (``CorpusSource`` is a ``FileSource``: each snippet is a file), so what is measured
+is what ships: chunking, the embedding text, the store, fusion and all. Hits are chunks; a
+snippet cut into several chunks counts once, at its best chunk's rank.
 
-Metrics: recall@k is the share of queries with a relevant snippet in the top k ("success@k",
-as in CodeSearchNet and CoSQA); MRR@10 the mean of 1/rank of the first relevant snippet, 0
-beyond rank 10. Query latency is the wall time of one search through the search
+Metrics: recall@k is the share of queries with a relevant snippet in the top k
+("success@k", as in CodeSearchNet and CoSQA); MRR@10 the mean of 1/rank of the first relevant
+snippet, 0 beyond rank 10. Query latency is the wall time of one search through the search
 service after a warm-up.
 """
 

@@ -267,7 +267,7 @@ class IndexReport:
     notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
-        """The object printed by ``codefind index --json`` (the README's contract)."""
+        """The object printed by ``codefind index --json`` (its keys are part of the CLI contract)."""
         return {
             "files": self.files,
             "files_seen": self.files_seen,

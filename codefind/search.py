@@ -24,9 +24,10 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import numpy as np
 
@@ -56,6 +57,7 @@ CANDIDATES = 100
 """How many hits each retriever contributes to fusion at least (more for a long ``limit``)."""
 RERANK_DEPTH = 30
 """How many fused hits the reranker re-scores."""
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ class SearchService:
         self._query_vectors: OrderedDict[str, Vectors] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        self._closed = False
 
     def search(
         self,
@@ -189,9 +192,7 @@ class SearchService:
         # both release the GIL), and outside the lock: a slow model must not hold up a
         # lexical search that another thread (the app's instant stage) runs meanwhile.
         embedding = (
-            None
-            if mode == "lexical"
-            else self._query_pool().submit(self._query, translation, timings, warnings)
+            None if mode == "lexical" else self._submit(self._query, translation, timings, warnings)
         )
         limit = min(limit, MAX_LIMIT)
         depth = max(CANDIDATES, 2 * limit)
@@ -274,11 +275,35 @@ class SearchService:
             hits = self._hydrate(ranked, places, limit, rerank=False, query=name)
         return tuple(_at_definition(h, boosts.get(h.chunk_id)) for h in hits)
 
-    def _query_pool(self) -> ThreadPoolExecutor:
+    def close(self) -> None:
+        """Stop the query-embedding threads (idempotent).
+
+        The app makes a new service for every settings change; without this each old one
+        kept its two threads until the process ended. A search that still runs after
+        ``close`` embeds its query in its own thread instead.
+        """
         with self._cache_lock:
-            if self._pool is None:
+            pool, self._pool, self._closed = self._pool, None, True
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _submit(self, call: Callable[..., _T], *args: object) -> Future[_T]:
+        """``call(*args)`` in the query pool, or here once the service is closed."""
+        with self._cache_lock:
+            if self._pool is None and not self._closed:
                 self._pool = ThreadPoolExecutor(2, thread_name_prefix="codefind-query")
-            return self._pool
+            pool = self._pool
+        if pool is not None:
+            try:
+                return pool.submit(call, *args)
+            except RuntimeError:  # closed between the lock and the submit
+                pass
+        done: Future[_T] = Future()
+        try:
+            done.set_result(call(*args))
+        except BaseException as exc:
+            done.set_exception(exc)
+        return done
 
     # --- stages ----------------------------------------------------------------------------
 

@@ -197,6 +197,17 @@ class Workspace:
 
         return guard
 
+    def consent_pending(self) -> bool:
+        """Whether this backend needs a yes that has not been given (``upload_guard`` asks).
+
+        Until then nothing may be sent to it, not even a query or a warm-up probe: the
+        decline message says "Nothing was sent", and it must be true.
+        """
+        if self.settings.yes:
+            return False
+        key = self._consent_key()
+        return key is not None and not has_consent(self.location.index_dir, key)
+
     def _consent_key(self) -> str | None:
         """What a yes is recorded under, or ``None`` when the code stays on this machine.
 

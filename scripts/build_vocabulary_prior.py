@@ -13,7 +13,7 @@ Sources: the pinned versions (and sha256) of ``training/sources.lock``, fetched 
 relevance benchmark's nine projects (flask, httpie, axios, commander, zod, serde_json,
 toml_edit, cobra, burntsushi_toml) and their close kin (werkzeug), the quality table's mined
 packages (rich, click, sqlalchemy), httpx (the issue's own example repository), and anything
-from ``shared/eval``.
+from the public evaluation sets (``CODEFIND_EVAL_DIR``).
 
     python scripts/build_vocabulary_prior.py            # download (once) and write the table
 """

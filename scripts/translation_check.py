@@ -10,7 +10,7 @@ It never prints query texts (the sets are how the translation is judged; the glo
 not be tuned on them). ``--out FILE`` writes ``{"id", "language", "changed", "text"}`` per
 query for a later look.
 
-Usage: ``python scripts/translation_check.py ../shared/eval/humanevalxl_python_zh ...``
+Usage: ``python scripts/translation_check.py $CODEFIND_EVAL_DIR/humanevalxl_python_zh ...``
 """
 
 from __future__ import annotations

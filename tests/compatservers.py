@@ -125,11 +125,11 @@ class CompatServer(FakeServer):
         if name == "infinity" and status == 422:
             return {"detail": [{"type": "value_error", "loc": ["body"], "msg": message}]}
         if name == "ollama":
-            kind = {400: "invalid_request_error", 404: "not_found_error"}.get(status, "api_error")
-            return {"error": {"message": message, "type": kind, "param": None, "code": None}}
-        kind = "BadRequestError" if name == "vllm" else "invalid_request_error"
+            what = {400: "invalid_request_error", 404: "not_found_error"}.get(status, "api_error")
+            return {"error": {"message": message, "type": what, "param": None, "code": None}}
+        what = "BadRequestError" if name == "vllm" else "invalid_request_error"
         code: Any = status if name in ("vllm", "infinity") else None
-        return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+        return {"error": {"message": message, "type": what, "param": None, "code": code}}
 
     def _error(self, status: int, message: str) -> _Answer:
         return _Answer(status, self.error_body(status, message))

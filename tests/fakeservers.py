@@ -4,9 +4,10 @@ Why real servers rather than mocks: the backends are driven through the real ``o
 ``voyageai`` clients, so what is tested is the bytes on the wire (request JSON, status codes,
 error bodies, base64 vectors, ``Retry-After``), exactly what a real server sees and sends.
 
-The formats follow SGLang 0.5.23's source (``serving_embedding.py``, ``protocol.py``,
-``http_server.py``), voyageai 0.5.0's request code and the Voyage API reference; the other
-OpenAI-compatible servers are in ``tests/compatservers.py``. Both servers embed with a deterministic fake "model"
+The formats follow ``docs/API_NOTES.md``, written from SGLang 0.5.23's sources
+(``serving_embedding.py``, ``protocol.py``, ``http_server.py``), voyageai 0.5.0's request code
+and the Voyage API reference; the other OpenAI-compatible servers are in
+``tests/compatservers.py``. Both servers embed with a deterministic fake "model"
 (``fake_embedding``): a sum of one pseudo-random Gaussian vector per word, so texts that share
 words get similar vectors (tests can assert rankings), and every prefix of a vector is itself
 such a sum (Matryoshka-consistent: server-side truncation equals codefind's ``truncate``).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -65,8 +65,8 @@ def test_wrong_key_is_refused_and_never_printed(git_repo, sglang: SGLangServer) 
 
 
 def test_server_failing_mid_run_keeps_work_and_rerun_resumes(
-    git_repo, sglang: SGLangServer
-) -> None:  # type: ignore[no-untyped-def]
+    git_repo: Callable[..., Path], sglang: SGLangServer
+) -> None:
     repo = git_repo(many_functions(40))  # 160 texts: 5 batches of 32
     env = sglang_env(sglang.url)
     # The first two embedding requests succeed, then the server fails for good.
@@ -151,8 +151,8 @@ def test_voyage_asks_first_and_refuses_without_a_terminal(git_repo, voyage: Voya
 
 
 def test_keys_never_reach_the_index_or_the_output(
-    git_repo, voyage: VoyageServer, sglang: SGLangServer
-) -> None:  # type: ignore[no-untyped-def]
+    git_repo: Callable[..., Path], voyage: VoyageServer, sglang: SGLangServer
+) -> None:
     repo = git_repo(many_functions(3))
     outputs = []
     for args, env in (
@@ -174,8 +174,8 @@ def test_keys_never_reach_the_index_or_the_output(
 
 
 def test_rerank_reorders_the_top_hits_by_the_rerankers_scores(
-    git_repo, voyage: VoyageServer
-) -> None:  # type: ignore[no-untyped-def]
+    git_repo: Callable[..., Path], voyage: VoyageServer
+) -> None:
     from tests.fakeservers import fake_embedding
 
     repo = git_repo(many_functions(6))

@@ -114,7 +114,13 @@ def test_vectors_are_decoded_from_base64_at_native_dimension(server: SGLangServe
     np.testing.assert_allclose(vector, fake_embedding(text, 2560), atol=1e-6)
 
 
-def test_truncation_equals_the_servers_own_matryoshka() -> None:
+def test_truncation_is_cut_then_renormalise_as_the_stand_in_serves_it() -> None:
+    """codefind's ``truncate`` against the stand-in's ``dimensions`` answer.
+
+    The stand-in computes its answer with the same formula (cut, then L2-normalise), so this
+    checks the client's arithmetic and the wire format, not what a real SGLang does: that is
+    ``tests/test_online_contracts.py`` (``-m online`` against a real server).
+    """
     text = "def save_index(path): write vectors to a temporary file and rename it"
     with SGLangServer(matryoshka=True) as srv:
         native = embedder(srv.url).embed_documents([text])[0]

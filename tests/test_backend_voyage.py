@@ -96,7 +96,14 @@ def test_code2_sends_no_output_dimension(server: VoyageServer) -> None:
     assert vector.shape == (1536,)
 
 
-def test_truncation_equals_voyages_own_output_dimension(server: VoyageServer) -> None:
+def test_truncation_is_cut_then_renormalise_as_the_stand_in_serves_it(
+    server: VoyageServer,
+) -> None:
+    """codefind's ``truncate`` against the stand-in's ``output_dimension`` answer.
+
+    The stand-in uses the same formula as the code, so this checks the arithmetic and the
+    wire format; whether Voyage itself answers so is ``tests/test_online_contracts.py``.
+    """
     text = "def save_index(path): write vectors to a temporary file and rename it"
     native = embedder(server.url).embed_documents([text])[0]
     client = voyageai.client.Client(api_key=KEY, max_retries=1, base_url=server.url)
@@ -161,9 +168,10 @@ def test_texts_longer_than_the_context_are_cut_on_the_client(server: VoyageServe
 
 def test_dimensions_of_each_model() -> None:
     code3 = model_dimensions("voyage", "voyage-code-3")
+    code2 = model_dimensions("voyage", "voyage-code-2")
+    assert code3 is not None and code2 is not None
     assert code3.native == 2048
     assert [d for d in (256, 512, 768, 1024, 2048) if code3.is_valid(d)] == [256, 512, 1024, 2048]
-    code2 = model_dimensions("voyage", "voyage-code-2")
     assert code2.native == 1536 and code2.options() == (1536,)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +68,7 @@ def fibonacci(n):
 
 
 @pytest.fixture
-def repo(git_repo) -> Path:  # type: ignore[no-untyped-def]
+def repo(git_repo: Callable[..., Path]) -> Path:
     return git_repo(FILES)
 
 

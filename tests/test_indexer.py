@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from codefind.store import Store, open_vector_index
 from codefind.workspace import Workspace
 from tests.gitutil import commit_all, git
 
-FILES = {
+FILES: dict[str, str | bytes] = {
     "app/config.py": '''"""Settings for the app."""
 
 import json
@@ -64,11 +66,11 @@ class Matrix:
 
 
 @pytest.fixture
-def repo(git_repo) -> Path:  # type: ignore[no-untyped-def]
+def repo(git_repo: Callable[..., Path]) -> Path:
     return git_repo(FILES)
 
 
-def index(repo: Path, **kwargs: object) -> dict[str, object]:
+def index(repo: Path, **kwargs: object) -> dict[str, Any]:
     workspace = Workspace.for_repository(repo, Settings())
     try:
         return workspace.indexer(**kwargs).run().to_json()  # type: ignore[arg-type]
@@ -92,7 +94,7 @@ def test_first_run_embeds_everything_and_second_run_nothing(repo: Path) -> None:
 def test_only_changed_files_are_rechunked_and_only_new_text_embedded(repo: Path) -> None:
     first = index(repo)
     (repo / "app/net.py").write_text(
-        FILES["app/net.py"]
+        str(FILES["app/net.py"])
         + '\n\ndef ping(host):\n    """Check that a host answers."""\n    return True\n'
     )
     (repo / "app/maths.py").unlink()
@@ -101,14 +103,14 @@ def test_only_changed_files_are_rechunked_and_only_new_text_embedded(repo: Path)
     assert second["reused"] == 2, "net.py's unchanged chunks come back from the cache"
     assert second["removed"] == 2 + 4, "old chunks of net.py and all of maths.py"
     assert second["files"] == 3
-    assert second["chunks"] == first["chunks"] - 4 + 1  # type: ignore[operator]
+    assert second["chunks"] == first["chunks"] - 4 + 1
 
 
 def test_a_file_coming_back_reuses_cached_vectors(repo: Path) -> None:
     index(repo)
     (repo / "app/maths.py").unlink()
     index(repo)
-    (repo / "app/maths.py").write_text(FILES["app/maths.py"])
+    (repo / "app/maths.py").write_text(str(FILES["app/maths.py"]))
     again = index(repo)
     assert again["embedded"] == 0 and again["reused"] >= 3
 
@@ -159,7 +161,7 @@ def test_cancel_keeps_finished_work_and_a_rerun_completes(repo: Path) -> None:
     workspace.close()
 
     rerun = index(repo)
-    assert rerun["embedded"] == int(rerun["chunks"]) - done_before  # type: ignore[call-overload]
+    assert rerun["embedded"] == int(rerun["chunks"]) - done_before
     assert rerun["reused"] == 0, "vectors kept in the partial index need not be reused"
 
 
@@ -194,7 +196,7 @@ def test_query_translation_can_be_turned_off_to_measure_it(git_repo) -> None:  #
 
 
 def test_implementation_code_is_embedded_first_and_searchable_before_the_run_ends(
-    git_repo,  # type: ignore[no-untyped-def]
+    git_repo: Callable[..., Path],
 ) -> None:
     """Useful sooner: code, then tests, then docs; a run stopped after the code keeps it all."""
     files: dict[str, str | bytes] = {

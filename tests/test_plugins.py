@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -117,7 +118,7 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def with_plugin(plugin_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def with_plugin(plugin_site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The toy package importable in this process (and its children), the registry re-read."""
     monkeypatch.syspath_prepend(str(plugin_site))
     paths = [str(plugin_site), str(ROOT), os.environ.get("PYTHONPATH", "")]

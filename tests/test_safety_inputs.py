@@ -77,7 +77,11 @@ def test_a_bad_glob_range_is_a_clear_error(repo: Path, glob: str) -> None:
     assert_clear_error(result, "glob", "not valid")
 
 
-def test_a_search_path_that_is_not_utf8_finds_nothing_without_crashing(repo: Path) -> None:
+def test_a_search_path_that_is_not_utf8_is_named_without_crashing(repo: Path) -> None:
     path = os.fsdecode(b"\xff-folder")
     result = codefind("search", "zebra", path, cwd=repo, timeout=GUARD_SECONDS)
-    assert result.returncode == 1 and "unexpected error" not in result.stderr, result.stderr
+    assert result.returncode == 2 and "unexpected error" not in result.stderr, result.stderr
+    assert "\\xff-folder: no such file or folder" in result.stderr
+    os.mkdir(os.path.join(os.fsencode(repo), b"\xff-folder"))
+    found = codefind("search", "zebra", path, cwd=repo, timeout=GUARD_SECONDS)
+    assert found.returncode == 1 and "no match" in found.stderr, found.stderr

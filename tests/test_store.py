@@ -38,7 +38,8 @@ def update(path: str, *chunks: Chunk, content_id: str = "c1") -> FileUpdate:
 
 def unit(rows: int, dim: int, seed: int = 0) -> np.ndarray:
     matrix = np.random.default_rng(seed).standard_normal((rows, dim)).astype(np.float32)
-    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    unit_rows: np.ndarray = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    return unit_rows
 
 
 # --- state ----------------------------------------------------------------------------------
@@ -132,11 +133,25 @@ def test_lexical_search_keeps_every_chunk_that_ties_at_the_cut(tmp_path: Path) -
     assert len({score for _, score in found[1:]}) == 1
 
 
-def test_lexical_search_survives_odd_queries(tmp_path: Path) -> None:
+def test_lexical_search_reads_every_token_literally(tmp_path: Path) -> None:
+    """Tokens that are FTS5 syntax when bare (operators, a call of NEAR, a column filter)
+    find the chunks holding those words: each token is quoted, never parsed as a query."""
     db = StateDB(tmp_path / "state.sqlite")
-    db.apply([update("a.py", chunk("a.py", "f", "def f(): pass"))], [])
-    for query in ['"', "AND OR NOT", "*", "NEAR(", "💥"]:
-        db.lexical_search(query_tokens(query) or [query], 5)
+    gate = "def gate(): pass  # keep NEAR the AND gate, OR else NOT: body(x)"
+    db.apply(
+        [
+            update("gate.py", chunk("gate.py", "gate", gate)),
+            update("other.py", chunk("other.py", "f", "def f(): return 1")),
+        ],
+        [],
+    )
+    gate_id = next(cid for cid, s in db.chunks(range(1, 10)).items() if s.chunk.path == "gate.py")
+    for odd in ["AND", "OR", "NOT", "NEAR", "near(", "body:", "gate)", '"gate"', "gate^"]:
+        found = db.lexical_search([odd], 5)
+        assert [cid for cid, _ in found] == [gate_id], odd
+    for nothing in ['"', "*", "💥", "(", ""]:
+        assert db.lexical_search([nothing], 5) == [], nothing
+    assert db.lexical_search(query_tokens("AND OR NOT gate"), 5)[0][0] == gate_id
 
 
 def test_state_from_a_newer_format_is_refused_with_advice(tmp_path: Path) -> None:

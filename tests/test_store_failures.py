@@ -14,7 +14,7 @@ import os
 import sqlite3
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +49,8 @@ FILES: dict[str, str | bytes] = {
 
 def unit(rows: int, dim: int, seed: int = 0) -> np.ndarray:
     matrix = np.random.default_rng(seed).standard_normal((rows, dim)).astype(np.float32)
-    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    unit_rows: np.ndarray = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    return unit_rows
 
 
 def one_file(path: str = "a.py", symbol: str = "load_config") -> FileUpdate:
@@ -165,8 +166,8 @@ def test_a_full_disk_under_the_vector_index_says_so(small_disk: Path) -> None:
 
 
 def test_a_full_disk_while_indexing_keeps_the_index_and_says_so(
-    git_repo, small_disk: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    git_repo: Callable[..., Path], small_disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CODEFIND_INDEX_DIR", str(small_disk / "index"))
     repo = git_repo(FILES)
     _, first = run_json("index", cwd=repo)

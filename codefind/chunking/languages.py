@@ -139,6 +139,15 @@ _PYGMENTS_ALIASES: dict[str, str] = {
     "tsql": "sql",
 }
 
+# What people type for ``--lang`` -> codefind's name (file extensions and common short forms).
+LANGUAGE_ALIASES: dict[str, str] = {
+    "py": "python", "python3": "python", "js": "javascript", "node": "javascript",
+    "jsx": "javascript", "ts": "typescript", "tsx": "typescript", "golang": "go",
+    "rs": "rust", "c++": "cpp", "cxx": "cpp", "cc": "cpp", "hpp": "cpp", "cs": "csharp",
+    "c#": "csharp", "rb": "ruby", "sh": "bash", "shell": "bash", "zsh": "bash", "md": "markdown",
+    "yml": "yaml", "dockerfile": "docker", "makefile": "make", "txt": TEXT,
+}  # fmt: skip
+
 # A header is C++ rather than C when it uses any of these.
 _CPP_MARKERS = ("class ", "namespace ", "template<", "template <", "::", "public:", "private:")
 
@@ -170,6 +179,42 @@ def detect_language(path: str, text: str | None = None) -> str:
         if from_shebang:
             return from_shebang
     return _pygments_language(name)
+
+
+def resolve_language(name: str) -> str | None:
+    """codefind's name for a language as a user types it (``py`` -> ``python``), or ``None``.
+
+    Accepted: codefind's own names, the aliases above, and every name Pygments has for a
+    language (``--lang`` filters on what ``detect_language`` stores, so an alias must map to
+    that name, not to a second spelling that would match nothing).
+    """
+    key = name.strip().lower()
+    key = LANGUAGE_ALIASES.get(key, key)
+    if key in common_languages():
+        return key
+    alias = _pygments_aliases().get(key)
+    return _PYGMENTS_ALIASES.get(alias, alias) if alias else None
+
+
+@functools.cache
+def common_languages() -> tuple[str, ...]:
+    """The names codefind gives without asking Pygments, sorted: what error messages list."""
+    names = {*SYNTAX_LANGUAGES, *_EXTENSIONS.values(), *_FILENAMES.values(), TEXT}
+    return tuple(sorted(names))
+
+
+@functools.cache
+def _pygments_aliases() -> dict[str, str]:
+    """Every Pygments alias of a language -> its main alias (what ``detect_language`` stores)."""
+    try:
+        from pygments.lexers import get_all_lexers
+    except ImportError:  # pragma: no cover - pygments is a dependency
+        return {}
+    out: dict[str, str] = {}
+    for _name, aliases, _filenames, _mimes in get_all_lexers(plugins=False):
+        for alias in aliases:
+            out.setdefault(alias.lower(), aliases[0].lower())
+    return out
 
 
 def grammar_name(language: str, path: str) -> str | None:

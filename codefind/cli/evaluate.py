@@ -27,6 +27,7 @@ from codefind.repo import Repository
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     """Run ``codefind eval`` with parsed ``args``; returns the exit status."""
+    _check_args(args)
     eval_set = _eval_set(args, settings)
     progress = ProgressLine()
     report = evaluate(
@@ -65,6 +66,31 @@ def format_report(name: str, report: EvalReport) -> str:
     ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Refuse ``--limit`` and ``--out`` values that cannot work, before minutes of indexing.
+
+    Raises:
+        ConfigError: ``--limit`` below 1, or ``--out`` a folder or in a folder that does not
+            exist or cannot be written.
+    """
+    import os
+
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be at least 1 (the number of queries), not {args.limit}.")
+    out: Path | None = args.out
+    if out is None:
+        return
+    if out.is_dir():
+        raise ConfigError(
+            f"--out {out} is a folder; give a file name (e.g. {out / 'ranks.jsonl'})."
+        )
+    folder = out.parent
+    if not folder.is_dir():
+        raise ConfigError(f"--out {out}: the folder {folder} does not exist.")
+    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise ConfigError(f"--out {out} cannot be written.")
 
 
 def _eval_set(args: argparse.Namespace, settings: Settings) -> EvalSet:

@@ -1,8 +1,9 @@
 """The command line: parse, call the service layer, print. Bare ``codefind`` opens the app.
 
-The contract (flags, output formats, exit codes) is the README's "The command line" section,
-and ``tests/test_cli.py`` holds it. Nothing here ranks, filters or stores anything: that is
-``Workspace``, ``Indexer`` and ``SearchService``. Heavy modules are imported inside the command that needs them, so
+The contract (flags, output formats, exit codes) is the README's "The command line";
+``tests/test_cli.py`` and ``tests/test_cli_errors.py`` hold it.
+Nothing here ranks, filters or stores anything: that is ``Workspace``, ``Indexer`` and
+``SearchService``. Heavy modules are imported inside the command that needs them, so
 ``codefind --help`` and ``codefind config`` start instantly and ``codefind search`` never
 imports Textual.
 """
@@ -18,12 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codefind import __version__, plugins
+from codefind.cli.paths import existing_path
 from codefind.errors import CodefindError, ConfigError, IndexLockedError, Interrupted, redact
 from codefind.models import SCOPES, SEARCH_MODES
 
 if TYPE_CHECKING:  # only for annotations; importing these at start-up would cost time
     from codefind.config import Settings
     from codefind.models import Hit, IndexReport
+    from codefind.search import SearchResult
+    from codefind.service.client import ServiceResult
     from codefind.workspace import Workspace
 
 COMMANDS = ("index", "search", "eval", "server", "config", "serve", "mcp")
@@ -277,7 +281,7 @@ def _workspace(path: str | Path, settings: Settings) -> Workspace:
 
 def _cmd_index(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    workspace = _workspace(args.path, settings)
+    workspace = _workspace(existing_path(args.path), settings)
     report = _run_index(workspace, wait=True)
     if args.json:
         import json
@@ -331,53 +335,103 @@ def _run_index(workspace: Workspace, *, wait: bool) -> IndexReport:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
+    from codefind.cli.paths import paths_from_here
     from codefind.cli.render import write_hits
     from codefind.cli.serve import search_by_service, start_on_demand
     from codefind.models import MAX_LIMIT
 
-    _check_search_args(args)
+    languages = _check_search_args(args)
     settings = _settings(args, mode=args.mode, limit=args.limit, rerank=args.rerank)
-    target = Path(args.path) if args.path else Path.cwd()
-    result: Any = search_by_service(args, settings, target, say)  # a warm service, if one runs
-    if result is None:
-        result = _search_in_process(args, settings, target)
+    target = existing_path(args.path) if args.path else Path.cwd()
+    # A backend named on the command line is a requirement, not a preference: if it cannot
+    # embed the query, say so and stop rather than print lexical hits as if nothing happened.
+    explicit = args.backend is not None and settings.mode != "lexical"
+    served = search_by_service(args, settings, target, say)  # a warm service, if one runs
+    if served is not None and settings.mode != "lexical" and not served[0].semantic:
+        served = None  # in-process, which says why the vectors were not used
+    answer: SearchResult | ServiceResult
+    if served is None:
+        workspace = _workspace(target if target.is_dir() else target.parent, settings)
+        answer = _search_in_process(workspace, args, settings, target, languages, explicit)
+        root = workspace.root
         start_on_demand(args, settings, target)
-    for warning in result.warnings:
+    else:
+        answer, root = served
+    for warning in answer.warnings:
         say(warning)
     if settings.debug:
-        _print_debug(result)
-    shown = result.hits if args.all else result.strong
+        _print_debug(answer)
+    shown = answer.hits if args.all else answer.strong
     asked = settings.limit if args.limit is not None else None
-    _say_why_fewer(args.query, result.hits, shown, asked, MAX_LIMIT)
+    _say_why_fewer(args.query, answer.hits, shown, asked, MAX_LIMIT)
     fmt = args.format or ("text" if sys.stdout.isatty() else "grep")
-    write_hits(shown, fmt, sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    printed = paths_from_here(
+        shown, root, absolute=bool(args.path) and Path(args.path).is_absolute()
+    )
+    write_hits(printed, fmt, sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     sys.stdout.flush()
     return EXIT_OK if shown else EXIT_NO_HITS
 
 
-def _search_in_process(args: argparse.Namespace, settings: Settings, target: Path) -> Any:
+def _search_in_process(
+    workspace: Workspace,
+    args: argparse.Namespace,
+    settings: Settings,
+    target: Path,
+    languages: tuple[str, ...],
+    explicit: bool,
+) -> SearchResult:
+    """``codefind search`` without a service: update the index, then search it here."""
+    from codefind.cli.paths import relative_to_root
     from codefind.search import SearchFilters
 
-    workspace = _workspace(target if target.is_dir() else target.parent, settings)
     if not args.no_update:
         try:
             _run_index(workspace, wait=False)
         except IndexLockedError as exc:
             say(f"{exc.message} Searching the index as it is.")
     filters = SearchFilters(
-        paths=(_relative(workspace.root, target),) if args.path else (),
+        paths=(relative_to_root(workspace.root, target),) if args.path else (),
         globs=tuple(args.glob),
-        languages=tuple(lang.lower() for lang in args.lang),
+        languages=languages,
     )
-    service = workspace.search_service(rerank=settings.rerank)
-    return service.search(
-        args.query,
-        limit=settings.limit,
-        mode=settings.mode,
-        filters=filters,
-        rerank=settings.rerank,
-        scope=args.scope,
-    )
+    service = workspace.search_service(rerank=settings.rerank, strict=explicit)
+    try:
+        result = service.search(
+            args.query,
+            limit=settings.limit,
+            mode=settings.mode,
+            filters=filters,
+            rerank=settings.rerank,
+            scope=args.scope,
+        )
+    finally:
+        service.close()
+    if settings.mode != "lexical" and not result.semantic:
+        _say_why_not_semantic(workspace, explicit=explicit)
+    return result
+
+
+def _say_why_not_semantic(workspace: Workspace, *, explicit: bool) -> None:
+    """The backend's vectors were not used: say why, and stop if the backend was required.
+
+    The search service embeds nothing when the index has no vectors for the chosen model
+    (never indexed with it, or only ``--no-update`` searches since it was chosen).
+
+    Raises:
+        BackendError: ``--backend`` was given and the index has no vectors of it.
+    """
+    from codefind.errors import BackendError
+
+    status = workspace.status()
+    if not status.chunks or status.vectors:
+        return
+    settings = workspace.settings
+    what = f"{settings.backend} ({settings.model}, {workspace.dim} dimensions)"
+    fix = f"run `codefind index --backend {settings.backend}` to embed it"
+    if explicit:
+        raise BackendError(f"The index has no vectors of {what}; {fix}.")
+    say(f"The index has no vectors of {what}; showing lexical hits only ({fix}).")
 
 
 def _say_why_fewer(
@@ -399,13 +453,15 @@ def _say_why_fewer(
         say(f"{len(shown)} hits: no other chunk matches.")
 
 
-def _check_search_args(args: argparse.Namespace) -> None:
-    """Refuse unusable search arguments before any indexing work.
+def _check_search_args(args: argparse.Namespace) -> tuple[str, ...]:
+    """Refuse unusable search arguments before any indexing work; the ``--lang`` names.
 
     Raises:
         ConfigError: A query, glob or language that is not UTF-8 (bytes the terminal could not
-            decode arrive as surrogates), or a glob that is not valid.
+            decode arrive as surrogates), a glob that is not valid, or a language codefind
+            has no name for (the message lists the common ones).
     """
+    from codefind.chunking.languages import common_languages, resolve_language
     from codefind.pathfilter import PathFilter
 
     for what, values in (("query", [args.query]), ("--glob", args.glob), ("--lang", args.lang)):
@@ -418,6 +474,17 @@ def _check_search_args(args: argparse.Namespace) -> None:
                     "encoding (locale)."
                 ) from None
     PathFilter((), tuple(args.glob))
+    languages = []
+    for name in args.lang:
+        language = resolve_language(name)
+        if language is None:
+            raise ConfigError(
+                f"Unknown language {name!r} for --lang. Use one of: "
+                f"{', '.join(common_languages())}; a short form (py, rs, golang, js, ts, sh, "
+                "...); or any language name Pygments knows."
+            )
+        languages.append(language)
+    return tuple(languages)
 
 
 def _print_debug(result: Any) -> None:
@@ -429,13 +496,6 @@ def _print_debug(result: Any) -> None:
             say(f"  lexical side also: {' '.join(result.translation.alternatives)}")
     timings = ", ".join(f"{k} {v:.1f} ms" for k, v in result.timings_ms.items())
     say(f"{result.mode} search, semantic={result.semantic}; {timings}")
-
-
-def _relative(root: Path, target: Path) -> str:
-    try:
-        return target.resolve().relative_to(root).as_posix()
-    except ValueError:
-        raise ConfigError(f"{target} is not inside the repository at {root}.") from None
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -500,7 +560,7 @@ def _run_app(args: argparse.Namespace) -> int:
     from codefind.tui import run_app
 
     settings = _settings(args)
-    status: int = run_app(Path(args.path), settings)
+    status: int = run_app(existing_path(args.path), settings)
     return status
 
 

@@ -1,6 +1,6 @@
 """How the CLI prints: hits in four formats, index summaries, and progress on stderr.
 
-Only the CLI uses this module. Formats follow the README's command-line contract exactly:
+Only the CLI uses this module. Formats follow the README's "The command line" exactly:
 ``text`` for people (grouped by file, coloured on a TTY), ``grep`` (``path:line:symbol``),
 ``vimgrep`` (``path:line:1:symbol``) and ``json`` (JSON Lines, one hit per line).
 

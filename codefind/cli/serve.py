@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from codefind.cli.paths import relative_to_root
 from codefind.config import Settings
 from codefind.service.client import (
     Endpoint,
@@ -97,8 +98,9 @@ def run_mcp(args: argparse.Namespace, settings: Settings) -> int:
 
 def search_by_service(
     args: argparse.Namespace, settings: Settings, target: Path, say: Say
-) -> ServiceResult | None:
-    """The running service's answer to ``codefind search``, or ``None`` to search in-process.
+) -> tuple[ServiceResult, Path] | None:
+    """The running service's answer to ``codefind search`` and the repository's root, or
+    ``None`` to search in-process.
 
     ``--rerank`` is answered in-process (the service keeps no reranker).
     """
@@ -107,9 +109,7 @@ def search_by_service(
         return None
     try:
         where = endpoint(target if target.is_dir() else target.parent, settings)
-        from codefind.cli.main import _relative
-
-        paths = (_relative(where.root, target),) if args.path else ()
+        paths = (relative_to_root(where.root, target),) if args.path else ()
         result = search(
             where,
             args.query,
@@ -127,7 +127,7 @@ def search_by_service(
         return None
     if settings.debug:
         say(f"answered by the service (pid {result.pid}, {where.socket})")
-    return result
+    return result, where.root
 
 
 def start_on_demand(args: argparse.Namespace, settings: Settings, target: Path) -> None:

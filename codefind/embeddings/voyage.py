@@ -3,7 +3,7 @@
 ``voyageai`` is an optional dependency (``pip install 'codefind[voyage]'``): it pulls in
 langchain-core, aiohttp and more, which nobody who does not use Voyage should have to install.
 
-Why it is built this way (checked against voyageai 0.5.0's source and Voyage's API reference):
+Why it is built this way (what Voyage does: ``docs/API_NOTES.md``, "Voyage AI"):
 
 - voyage-code-3 is always asked for its full 2048 dimensions; 1024/512/256 are Matryoshka
   prefixes that codefind cuts from the cached vector (``base.truncate``), the same arithmetic

@@ -26,6 +26,7 @@ from textual import on, work
 from textual.app import App
 from textual.binding import BindingType
 from textual.notifications import SeverityLevel
+from textual.worker import Worker, WorkerState
 
 from codefind.errors import CodefindError, Interrupted, redact
 from codefind.tui import bindings
@@ -35,6 +36,7 @@ from codefind.tui.messages import (
     IndexFinished,
     IndexProgressed,
     IndexStopped,
+    IndexUpdateWanted,
     SessionFailed,
     SessionOpened,
     WatchFailed,
@@ -149,6 +151,10 @@ class CodefindApp(App[int]):
         except CodefindError as exc:
             self.post_message(SessionFailed(exc.message, exc.exit_code))
             return
+        except Exception as exc:  # a bug: exit saying so, never "Opening the index…" forever
+            message = f"unexpected error while opening the index: {type(exc).__name__}: {exc}"
+            self.post_message(SessionFailed(message, 2))
+            return
         self.post_message(SessionOpened(session))
 
     @on(SessionFailed)
@@ -217,7 +223,7 @@ class CodefindApp(App[int]):
     def _count(self, session: Session) -> None:
         try:
             status = session.status()
-        except Exception:  # counts are decoration; the index run reports real problems
+        except CodefindError:  # counts are decoration; the index run reports the problem
             return
         self.post_message(IndexCounted(session, status.files, status.chunks))
 
@@ -230,6 +236,8 @@ class CodefindApp(App[int]):
 
     @work(thread=True, exit_on_error=False, group="index")
     def _index(self, session: Session, previous: Session | None, live: bool = False) -> None:
+        from codefind.tui.session import LOCK_WAIT_SECONDS
+
         if previous is not None:  # it holds the index's write lock until it has saved
             previous.wait_for_indexing(timeout=60.0)
         self._embed_start = None
@@ -246,7 +254,8 @@ class CodefindApp(App[int]):
             report = session.index(
                 lambda progress: self._progress_from_thread(session, progress),
                 self._ask_from_thread,
-                lock_wait=LIVE_LOCK_WAIT if live else 0.0,
+                self._waiting_from_thread,
+                lock_wait=LIVE_LOCK_WAIT if live else LOCK_WAIT_SECONDS,
             )
         except CodefindError as exc:
             interrupted = isinstance(exc, Interrupted)
@@ -256,6 +265,19 @@ class CodefindApp(App[int]):
             self.post_message(IndexStopped(session, message, "Indexing failed"))
         else:
             self.post_message(IndexFinished(session, report))
+
+    def _waiting_from_thread(self, pid: int | None) -> None:
+        who = f"process {pid}" if pid else "another process"
+        self.call_from_thread(
+            self.notify, f"Waiting for {who}, which is updating this index…", title="Index"
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that failed with an error nobody caught: say so, never swallow it."""
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            self.notify(f"{type(error).__name__}: {error}", title="Internal error",
+                        severity="error", timeout=10)  # fmt: skip
 
     def _progress_from_thread(self, session: Session, progress: IndexProgress) -> None:
         now = time.monotonic()
@@ -287,6 +309,10 @@ class CodefindApp(App[int]):
     def _worktree_changed(self, message: WorktreeChanged) -> None:
         if message.session is self.session:
             self.request_update()
+
+    @on(IndexUpdateWanted)
+    def _update_wanted(self, _message: IndexUpdateWanted) -> None:
+        self.request_update()
 
     @on(WatchFailed)
     def _watch_failed(self, message: WatchFailed) -> None:

@@ -94,3 +94,10 @@ class WatchFailed(Message):
 
     session: Session
     message: str
+
+
+class IndexUpdateWanted(Message):
+    """A screen saw the index fall behind (an edit, a stale hit): the app updates it.
+
+    Screens know no app, so they say so by message rather than by calling it.
+    """

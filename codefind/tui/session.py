@@ -22,12 +22,13 @@ that the app can paint its first frame before numpy and the index libraries load
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from codefind.errors import Interrupted
+from codefind.errors import IndexLockedError, IndexReadOnlyError, Interrupted
 
 if TYPE_CHECKING:  # imported lazily by ``open``: they load numpy, SQLite and USearch
     from codefind.config import Settings
@@ -42,6 +43,10 @@ SLOW_EMBED_MS = 25.0
 MAX_SEMANTIC_DELAY = 0.15
 """The longest pause before the semantic stage (typing cancels the wait)."""
 WARM_UP_QUERY = "find the function that parses the configuration file"
+LOCK_POLL_SECONDS = 0.5
+"""How often a wait for another indexer looks at the cancel event (quitting ends the wait)."""
+LOCK_WAIT_SECONDS = 3600.0
+"""How long the app waits for another process that is indexing the same checkout."""
 
 
 class Session:
@@ -56,6 +61,9 @@ class Session:
         self._closed = False
         self._embed_ms: deque[float] = deque(maxlen=5)
         self._watcher: WorktreeWatcher | None = None
+        self._agreed = False
+        self._turns = {True: threading.Lock(), False: threading.Lock()}
+        """One turn for lexical searches and one for the others (keyed by "is lexical")."""
 
     @classmethod
     def open(cls, path: Path, settings: Settings) -> Session:
@@ -104,30 +112,66 @@ class Session:
 
     # --- searching ------------------------------------------------------------------------
 
+    def consent_pending(self) -> bool:
+        """Whether the remote backend still needs the user's yes (thread-safe).
+
+        While it does, searches are lexical and nothing is sent (see
+        ``Workspace.consent_pending``); a yes, once recorded, is remembered.
+        """
+        if not self._agreed:
+            self._agreed = not self.workspace.consent_pending()
+        return not self._agreed
+
     def search(
         self, query: str, *, mode: SearchMode, limit: int, scope: Scope = "auto"
     ) -> SearchResult:
         """Search the index as it is now (thread-safe; runs in a worker thread).
 
         ``mode="lexical"`` never touches the embedder and never waits for a semantic search
-        that is running for an older query.
+        that is running for an older query. Before the user has agreed to send code to a
+        remote backend, every search is lexical.
 
         Raises:
             BackendError: The backend failed to embed the query.
         """
+        if mode != "lexical" and self.consent_pending():
+            mode = "lexical"
         result = self._service().search(query, limit=limit, mode=mode, scope=scope)
         if "embed" in result.timings_ms:
             self._embed_ms.append(result.timings_ms["embed"])
         return result
 
+    def search_if_current(
+        self,
+        query: str,
+        current: Callable[[], bool],
+        *,
+        mode: SearchMode,
+        limit: int,
+        scope: Scope = "auto",
+    ) -> SearchResult | None:
+        """``search``, unless ``current()`` is false by the time it is this search's turn.
+
+        Searches of one kind (lexical, or semantic and hybrid) take turns: while one runs,
+        the keystrokes typed meanwhile wait here, and all but the newest are dropped
+        (``None``) instead of each queueing for the service's lock and running in turn.
+        """
+        with self._turns[mode == "lexical"]:
+            if not current():
+                return None
+            return self.search(query, mode=mode, limit=limit, scope=scope)
+
     def warm_up(self) -> None:
         """Load the model (or reach the server) before the user needs it.
+
+        Nothing is sent to a remote backend the user has not agreed to yet.
 
         Raises:
             BackendError: The backend cannot be reached or refused the request.
             ModelFilesError: The built-in model's files are missing or damaged.
         """
-        self.workspace.embedder.embed_query(WARM_UP_QUERY)
+        if not self.consent_pending():
+            self.workspace.embedder.embed_query(WARM_UP_QUERY)
 
     def _service(self) -> SearchService:
         with self._services_lock:
@@ -141,29 +185,54 @@ class Session:
         self,
         on_progress: Callable[[IndexProgress], None],
         ask: Callable[[str], bool] | None,
+        on_lock_wait: Callable[[int | None], None] | None = None,
         *,
-        lock_wait: float = 0.0,
+        lock_wait: float = LOCK_WAIT_SECONDS,
     ) -> IndexReport:
         """Bring the index up to date (runs in a worker thread).
+
+        Another process indexing the same checkout is waited for (up to ``lock_wait``
+        seconds, an hour unless said), as the command line does; quitting ends the wait.
 
         Args:
             on_progress: Called from this thread with each ``IndexProgress``.
             ask: Shows the consent question for a remote backend and returns the answer
                 (``None``: nobody can be asked).
+            on_lock_wait: Called once, with the other process's pid, when the wait starts.
             lock_wait: Seconds to wait for another process that is indexing this checkout.
 
         Raises:
-            IndexLockedError: Another process is indexing this checkout.
+            IndexLockedError: Another process kept indexing for ``lock_wait`` seconds.
+            IndexReadOnlyError: The index folder cannot be written.
             BackendError: The backend failed (what was embedded is kept).
             ConsentError: The user declined sending code to a remote backend.
             Interrupted: ``cancel_indexing`` was called (what was done is kept).
         """
+        told: list[int | None] = []
+
+        def waiting(pid: int | None) -> None:
+            if not told and on_lock_wait is not None:
+                on_lock_wait(pid)
+            told.append(pid)
+
         with self._indexing:
-            if self._closed:
-                raise Interrupted("The app is closing; indexing did not start.")
-            return self.workspace.update_index(
-                on_progress=on_progress, ask=ask, cancel=self._cancel, lock_wait=lock_wait
-            )
+            deadline = time.monotonic() + lock_wait
+            while True:
+                if self._closed:
+                    raise Interrupted("The app is closing; indexing did not start.")
+                try:
+                    return self.workspace.update_index(
+                        on_progress=on_progress,
+                        ask=ask,
+                        cancel=self._cancel,
+                        lock_wait=min(LOCK_POLL_SECONDS, lock_wait),
+                        on_lock_wait=waiting,
+                    )
+                except IndexReadOnlyError:
+                    raise
+                except IndexLockedError:
+                    if time.monotonic() >= deadline:
+                        raise
 
     def watch(
         self, on_change: Callable[[frozenset[str]], None], on_error: Callable[[str], None]
@@ -201,9 +270,14 @@ class Session:
         return True
 
     def close(self) -> None:
-        """Stop watching and indexing, and release the store and the embedder."""
+        """Stop watching and indexing, and release the search threads, the store and the
+        embedder."""
         if self._watcher is not None:
             self._watcher.stop()
         self.cancel_indexing()
         self.wait_for_indexing(timeout=10.0)
+        with self._services_lock:
+            service, self._search = self._search, None
+        if service is not None:
+            service.close()
         self.workspace.close()

@@ -117,7 +117,7 @@ def changed_keys(old: Settings, new: Settings) -> dict[str, str]:
     if old.backend != new.backend:
         keys["backend"] = new.backend
     if old.dim != new.dim:
-        keys["dim"] = str(new.dim or NATIVE)
+        keys["dim"] = str(new.dim) if new.dim else "native"
     if old.mode != new.mode:
         keys["mode"] = new.mode
     for chosen in backends():

@@ -257,23 +257,35 @@ async def test_mode_comes_from_the_settings(indexed_repo: Path) -> None:
 
 
 async def test_quitting_while_indexing_keeps_what_was_done(small_repo: Path) -> None:
+    from codefind.tui.messages import IndexProgressed
+    from codefind.workspace import Workspace
+    from tests.test_crash import many_functions
+
     build_index(small_repo)
-    for i in range(40):  # enough new files for the run to be going when we quit
-        (small_repo / f"gen/mod{i}.py").parent.mkdir(exist_ok=True)
-        (small_repo / f"gen/mod{i}.py").write_text(f"def function_{i}(x):\n    return x * {i}\n")
+    new = many_functions(100)  # 400 functions: many batches, seconds of embedding
+    for rel, text in new.items():
+        (small_repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (small_repo / rel).write_text(str(text))
+    embedded: list[int] = []
+
+    def hook(message: Message) -> None:
+        if isinstance(message, IndexProgressed) and message.progress.phase == "embed":
+            embedded.append(message.progress.done)
+
     app = CodefindApp(small_repo, load_settings())
-    async with app.run_test(size=(100, 30)) as pilot:
-        await pilot_wait(pilot, lambda: app.session is not None)
+    async with app.run_test(size=(100, 30), message_hook=hook) as pilot:
+        await pilot_wait(pilot, lambda: any(embedded), what="a first embedded batch")
+        assert not index_idle(app), "indexing is running when the user quits"
         await pilot.press("ctrl+c")
         await pilot_wait(pilot, lambda: app.return_code is not None, what="the app to exit")
     assert app.return_code == 0
-    # What was done is kept and the index is usable: the next run completes it.
-    from codefind.workspace import Workspace
-
+    # What was done is kept and the index is usable: the next run embeds only the rest.
     workspace = Workspace.for_repository(small_repo, load_settings())
     try:
         report = workspace.indexer().run()
-        assert report.files == 45
+        assert report.files == 5 + len(new)
+        assert 0 < report.embedded < 400, "the quit stopped the run, and its batches were kept"
+        assert report.embedded <= 400 - max(embedded)
         assert workspace.status().in_sync
     finally:
         workspace.close()

@@ -63,7 +63,8 @@ async def test_an_edit_in_the_editor_is_indexed_and_enter_opens_the_moved_line(
             ),
             what="the query to run again on the re-indexed file",
         )
-        assert screen.results.highlighted.path == "billing/invoice.py"
+        hit = screen.results.highlighted
+        assert hit is not None and hit.path == "billing/invoice.py"
         await pilot.press("enter")
         assert opened(record)[-1] == ["+20", "./billing/invoice.py"]
         await pilot_wait(pilot, lambda: "up to date" in screen.status._index_text)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -80,8 +81,8 @@ def test_a_hostile_name_is_only_ever_a_file(tmp_path: Path, editor: str, hostile
 
 
 async def test_opening_a_hit_named_like_a_vim_command_runs_nothing(
-    git_repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    git_repo: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hostile = "+!touch PWNED"
     repo = git_repo({hostile: "def hostile_marker_function():\n    return 'opened'\n"})
     build_index(repo)

@@ -70,3 +70,66 @@ def test_indexing_does_not_start_once_cancelled(indexed_repo: Path) -> None:
         assert session.wait_for_indexing(timeout=1.0)
     finally:
         session.close()
+
+
+def query_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("codefind-query")]
+
+
+def test_closing_a_session_stops_its_search_threads(indexed_repo: Path) -> None:
+    """The app opens a session per settings change; each must give its threads back."""
+    before = set(query_threads())  # other tests' apps may have left theirs
+    session = Session.open(indexed_repo, load_settings())
+    session.search("invoice total", mode="hybrid", limit=5)
+    started = [t for t in query_threads() if t not in before]
+    assert started, "a hybrid search embeds its query in the service's threads"
+    session.close()
+    for t in started:
+        t.join(timeout=10)
+    assert not any(t.is_alive() for t in started)
+
+
+def test_a_closed_search_service_still_answers_without_threads(indexed_repo: Path) -> None:
+    """A search that races with ``close`` (the app's worker threads) still gets its answer."""
+    from codefind.workspace import Workspace
+
+    before = set(query_threads())
+    workspace = Workspace.for_repository(indexed_repo, load_settings())
+    try:
+        service = workspace.search_service()
+        service.close()
+        service.close()  # idempotent
+        result = service.search("invoice total", mode="hybrid", limit=5)
+        assert result.semantic and result.hits[0].path == "billing/invoice.py"
+        assert set(query_threads()) <= before, "no new threads"
+    finally:
+        workspace.close()
+
+
+def test_quitting_ends_a_wait_for_another_indexer(indexed_repo: Path) -> None:
+    from codefind.store import write_lock
+
+    session = Session.open(indexed_repo, load_settings())
+    waited: list[int | None] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            session.index(lambda progress: None, ask=None, on_lock_wait=waited.append)
+        except BaseException as exc:
+            errors.append(exc)
+
+    try:
+        with write_lock(session.workspace.location.index_dir):
+            worker = threading.Thread(target=run)
+            worker.start()
+            deadline = time.monotonic() + 30
+            while not waited and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert len(waited) == 1, "told once that it waits"
+            session.cancel_indexing()
+            worker.join(timeout=10)
+            assert not worker.is_alive(), "quitting ended the wait"
+        assert len(errors) == 1 and isinstance(errors[0], Interrupted)
+    finally:
+        session.close()

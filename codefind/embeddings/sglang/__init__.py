@@ -1,8 +1,8 @@
 """Qwen3-Embedding served by SGLang: the OpenAI-compatible backend with Qwen3's specifics.
 
 The requests, limits, retries and checks are ``_server.ServerEmbedder``'s, shared with the
-generic ``openai`` backend. What this module adds (checked against SGLang 0.5.23's source
-and the Qwen3-Embedding model card):
+generic ``openai`` backend. What this module adds (what SGLang and Qwen3-Embedding do:
+``docs/API_NOTES.md``):
 
 - Model names are matched to the three Qwen3-Embedding sizes (the name may be a Hugging Face
   id, a local path or a served name that contains one), so the native dimension (1024, 2560,

@@ -2,7 +2,8 @@
 
 Why codefind launches SGLang at all: the sglang backend needs a server, and the right flags
 for Qwen3-Embedding are easy to get wrong (``--is-embedding``, the dtype, Matryoshka only
-with an override of the model's config). ``start_server`` runs ``python -m sglang.launch_server`` detached from the
+with an override of the model's config; see ``docs/API_NOTES.md``, "SGLang: launching
+Qwen3-Embedding"). ``start_server`` runs ``python -m sglang.launch_server`` detached from the
 terminal (it outlives codefind; its output goes to a log file), waits until ``GET /health``
 answers 200, and returns where it listens. Where that cannot work (sglang not installed, no
 NVIDIA GPU) it says what to install, or where to point codefind instead.

@@ -34,6 +34,7 @@ from codefind.models import SEARCH_MODES
 from codefind.tui import bindings
 from codefind.tui.editor import EditorError, editor_command, editor_value, run_editor
 from codefind.tui.files import FileLines
+from codefind.tui.messages import IndexUpdateWanted
 from codefind.tui.widgets.index_progress import IndexProgressRow, ProgressView
 from codefind.tui.widgets.key_bar import KeyBar
 from codefind.tui.widgets.preview import Preview
@@ -258,7 +259,7 @@ class SearchScreen(Screen[None]):
     ) -> None:
         semantic = mode != "lexical" and self.semantic_error is None
         if mode != "semantic" or not semantic:
-            result = await self._run_stage(session, query, "lexical", scope)
+            result = await self._run_stage(session, generation, query, "lexical", scope)
             if result is None or generation != self.generation:
                 return
             self._show(result, generation, "lexical", pending=semantic and mode == "hybrid")
@@ -266,17 +267,25 @@ class SearchScreen(Screen[None]):
             return
         if session.semantic_delay:
             await asyncio.sleep(session.semantic_delay)  # a newer keystroke cancels us here
-        result = await self._run_stage(session, query, mode, scope)
+        result = await self._run_stage(session, generation, query, mode, scope)
         if result is None or generation != self.generation:
             return
         self._show(result, generation, mode, pending=False)
 
     async def _run_stage(
-        self, session: Session, query: str, mode: SearchMode, scope: Scope
+        self, session: Session, generation: int, query: str, mode: SearchMode, scope: Scope
     ) -> SearchResult | None:
+        def current() -> bool:
+            return generation == self.generation
+
         try:
             return await asyncio.to_thread(
-                session.search, query, mode=mode, limit=RESULT_LIMIT, scope=scope
+                session.search_if_current,
+                query,
+                current,
+                mode=mode,
+                limit=RESULT_LIMIT,
+                scope=scope,
             )
         except CodefindError as exc:
             message, title = exc.message, exc.title
@@ -424,7 +433,4 @@ class SearchScreen(Screen[None]):
         self._update_index()  # the edited file first; the query runs again when it is done
 
     def _update_index(self) -> None:
-        from codefind.tui.app import CodefindApp
-
-        if isinstance(self.app, CodefindApp):
-            self.app.request_update()
+        self.post_message(IndexUpdateWanted())

@@ -13,12 +13,15 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
+from functools import partial
 from typing import ClassVar
 
 from rich.style import Style
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
@@ -141,6 +144,12 @@ class Preview(Vertical):
     (``prefetch``), so moving down the list mostly shows a window that is already drawn.
     """
 
+    @dataclass
+    class Shown(Message):
+        """``hit``'s file is now on screen (for tests and benchmarks)."""
+
+        hit: Hit
+
     DEFAULT_CSS = """
     Preview {
         height: 1fr;
@@ -159,8 +168,13 @@ class Preview(Vertical):
         super().__init__(id=id)
         self.files = files
         self.hit: Hit | None = None
+        """The hit on screen (set once its file has been read and drawn)."""
+        self._wanted: Hit | None = None
         self._shown: tuple[str, int, int] | None = None
         self._drawn: OrderedDict[tuple[object, ...], list[Strip]] = OrderedDict()
+        self._recent: OrderedDict[tuple[object, ...], list[Strip]] = OrderedDict()
+        """The last strips drawn for each hit's place, whatever the file's stamp was then:
+        what ``show`` can put on screen without reading the file."""
         self._drawn_lock = threading.Lock()
 
     def compose(self) -> ComposeResult:
@@ -183,15 +197,58 @@ class Preview(Vertical):
         return self.query_one("#preview-title", Static)
 
     def show(self, hit: Hit | None, *, force: bool = False) -> None:
-        """Show ``hit`` (``None``: clear). The same hit again is a no-op unless ``force``."""
+        """Show ``hit`` (``None``: clear). The same hit again is a no-op unless ``force``.
+
+        The file is read and highlighted in a thread: a slow disk or a huge line must not
+        freeze typing. A window drawn before (the hits next to the cursor are drawn ahead)
+        is shown at once, without touching the disk, and the thread then checks that the
+        file has not changed since. Otherwise the old preview stays until the new one is
+        ready; a hit the cursor has already left is never shown.
+        """
         key = (hit.path, hit.start_line, hit.end_line) if hit else None
         if key == self._shown and not force:
             return
-        self.hit, self._shown = hit, key
+        self._shown, self._wanted = key, hit
         if hit is None:
+            self.hit = None
             self.title.update("", layout=False)
             self.code.show([])
             return
+        if self.files is None:
+            self._put(hit, None, "The index is opening…")
+            return
+        files, styles = self.files, self.code.styles_for_code()
+        with self._drawn_lock:
+            ready = self._recent.get(_place(hit, styles))
+        if ready is not None:
+            self._put(hit, ready, "")
+        self.run_worker(
+            partial(self._load, files, hit, styles),
+            thread=True,
+            exclusive=True,
+            group="preview",
+            exit_on_error=False,
+        )
+
+    def _load(self, files: FileLines, hit: Hit, styles: PreviewStyles) -> None:
+        """Read and draw ``hit`` (in a worker thread), then show it on the app's thread."""
+        strips: list[Strip] | None = None
+        message = ""
+        try:
+            strips = self._draw(files, hit, styles)
+        except PreviewUnavailable as exc:
+            message = f"{exc}\n\nThe index will catch up on its next update."
+        except Exception as exc:  # say what went wrong; a silent blank pane helps nobody
+            message = f"Cannot show this file: {type(exc).__name__}: {exc}"
+        with contextlib.suppress(RuntimeError):  # the app closed meanwhile
+            self.app.call_from_thread(self._put, hit, strips, message)
+
+    def _put(self, hit: Hit, strips: list[Strip] | None, message: str) -> None:
+        if hit is not self._wanted:
+            return  # the cursor moved on while this one was read
+        if hit is self.hit and strips is not None and strips is self.code.strips:
+            return  # the thread found the window shown from memory unchanged
+        self.hit = hit
         span = (
             f"{hit.start_line}"
             if hit.end_line == hit.start_line
@@ -199,15 +256,11 @@ class Preview(Vertical):
         )
         label = f"{hit.path}:{span}" + (f"  {hit.symbol}" if hit.symbol else "")
         self.title.update(label, layout=False)
-        if self.files is None:
-            self.show_message(["The index is opening…"])
-            return
-        try:
-            strips = self._draw(self.files, hit, self.code.styles_for_code())
-        except PreviewUnavailable as exc:
-            self.show_message([str(exc), "", "The index will catch up on its next update."])
-            return
-        self.code.show(strips)
+        if strips is None:
+            self.show_message(message.split("\n"))
+        else:
+            self.code.show(strips)
+        self.post_message(self.Shown(hit))
 
     def _draw(self, files: FileLines, hit: Hit, styles: PreviewStyles) -> list[Strip]:
         """The strips of ``hit``'s window, from the LRU or highlighted now (any thread).
@@ -225,12 +278,16 @@ class Preview(Vertical):
             strips = self._drawn.get(key)
             if strips is not None:
                 self._drawn.move_to_end(key)
+                self._recent[_place(hit, styles)] = strips
                 return strips
         strips = highlight_window(window, hit.language, (hit.start_line, hit.end_line), styles)
         with self._drawn_lock:
             self._drawn[key] = strips
             while len(self._drawn) > DRAWN_WINDOWS:
                 self._drawn.popitem(last=False)
+            self._recent[_place(hit, styles)] = strips
+            while len(self._recent) > DRAWN_WINDOWS:
+                self._recent.popitem(last=False)
         return strips
 
     def prefetch(self, hits: list[Hit]) -> None:
@@ -253,3 +310,8 @@ class Preview(Vertical):
     def refresh_hit(self) -> None:
         """Re-read the file and redraw (after the editor may have changed it)."""
         self.show(self.hit, force=True)
+
+
+def _place(hit: Hit, styles: PreviewStyles) -> tuple[object, ...]:
+    """A hit's window without the file's stamp (knowing the stamp needs the disk)."""
+    return (hit.path, hit.start_line, hit.end_line, styles)
