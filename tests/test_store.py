@@ -183,10 +183,11 @@ def test_vector_index_round_trip_and_incremental_update(tmp_path: Path) -> None:
     assert updated.count == 49 and 10 not in updated.keys().tolist()
     assert index.search(vectors[9], 1)[0][0] == 10, "an old reader keeps its view"
     files = sorted(p.name for p in (tmp_path / "vectors").glob("*.usearch"))
-    assert files == ["m-32.1.usearch", "m-32.2.usearch"], "the previous file stays for readers"
+    assert files == ["m-32.2.usearch"], "the previous file goes: it would double the size"
     VectorWriter(tmp_path, "m", 32, updated, state_id="s").save(generation=9)
     files = sorted(p.name for p in (tmp_path / "vectors").glob("*.usearch"))
-    assert files == ["m-32.2.usearch", "m-32.3.usearch"], "older data files are removed"
+    assert files == ["m-32.3.usearch"]
+    assert open_vector_index(tmp_path, "m", 32).count == 49
 
 
 def test_vectors_for_keys_returns_only_present_ones(tmp_path: Path) -> None:
@@ -244,7 +245,7 @@ def test_cache_is_keyed_by_model_and_text(tmp_path: Path) -> None:
     assert set(cache.get_many("m1", [a, b])) == {a}
     assert cache.get_many("m2", [a]) == {}
     assert cache.missing("m1", [b, a, b]) == [b]
-    assert np.array_equal(cache.get_many("m1", [a])[a], vec)
+    assert np.array_equal(cache.get_many("m1", [a])[a], vec.astype(np.float16).astype(np.float32))
     reopened = EmbeddingCache(tmp_path / "cache.sqlite")
     assert reopened.count("m1") == 1
 
@@ -269,11 +270,81 @@ def test_cache_in_the_first_layout_is_moved_over_and_shrinks(tmp_path: Path) -> 
     old_size = path.stat().st_size
     cache = EmbeddingCache(path)
     found = cache.get_many("m", keys)
-    assert len(found) == 400 and np.array_equal(found[keys[7]], vectors[7].astype(np.float32))
+    assert len(found) == 400
+    assert np.array_equal(found[keys[7]], vectors[7].astype(np.float16).astype(np.float32))
     cache.close()
     size = path.stat().st_size
-    assert size < 2200 * 400 < old_size, (old_size, size)
+    assert size < 1200 * 400 < 2 * 1200 * 400 < old_size, (old_size, size)
     assert EmbeddingCache(path).count("m") == 400, "opening again changes nothing"
+
+
+def test_a_float32_cache_becomes_float16_on_open_and_bad_rows_stay_bad(tmp_path: Path) -> None:
+    import sqlite3
+    import zlib
+
+    path = tmp_path / "cache.sqlite"
+    vectors = unit(400, 384).astype(np.float32)
+    keys = [text_hash(f"def f{i}(): pass") for i in range(400)]
+    EmbeddingCache(path).close()  # today's layout, then rows as a float32 codefind wrote them
+    old = sqlite3.connect(path)
+    old.execute("PRAGMA user_version = 0")
+    rows = []
+    for key, vec in zip(keys, vectors, strict=True):
+        blob = vec.tobytes()
+        rows.append((key, blob, zlib.crc32(blob, zlib.crc32(key, zlib.crc32(b"m")))))
+    rows[5] = (rows[5][0], rows[5][1], rows[5][2] ^ 1)  # its checksum fails: a rotten row
+    old.executemany("INSERT INTO embeddings (model, text_hash, dim, vector, crc) "
+                    "VALUES ('m', ?, 384, ?, ?)", rows)  # fmt: skip
+    old.commit()
+    old.close()
+    old_size = path.stat().st_size
+
+    cache = EmbeddingCache(path)
+    found = cache.get_many("m", keys)
+    cache.close()
+    assert len(found) == 399 and keys[5] not in found, "the rotten row is still rejected"
+    for i in (0, 7, 399):
+        assert np.array_equal(found[keys[i]], vectors[i].astype(np.float16).astype(np.float32))
+    db = sqlite3.connect(path)
+    widths = dict(db.execute("SELECT length(vector), COUNT(*) FROM embeddings GROUP BY 1"))
+    db.close()
+    assert widths == {2 * 384: 399, 4 * 384: 1}
+    assert path.stat().st_size < 0.6 * old_size, (old_size, path.stat().st_size)
+    again = EmbeddingCache(path)
+    assert again.count("m") == 400 and len(again.get_many("m", keys)) == 399
+
+
+def test_the_cache_returns_what_it_stored_and_the_indexer_uses_that(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    keys = [text_hash("a"), text_hash("b")]
+    vectors = unit(2, 384).astype(np.float32)
+    stored = cache.put_many("m", dict(zip(keys, vectors, strict=True)))
+    read = cache.get_many("m", keys)
+    for key in keys:
+        assert stored[key].dtype == np.float32 and np.array_equal(stored[key], read[key])
+        assert not np.array_equal(stored[key], vectors[keys.index(key)]), "rounded to float16"
+
+
+def test_a_reader_that_read_an_old_manifest_follows_the_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codefind.store import vectors as vector_module
+
+    writer = VectorWriter(tmp_path, "m", 16, VectorIndex(None, None), state_id="s")
+    writer.add(np.arange(1, 6, dtype=np.uint64), unit(5, 16))
+    stale = writer.save(generation=1)
+    writer.add(np.arange(6, 9, dtype=np.uint64), unit(3, 16))
+    writer.save(generation=2)  # the first data file is gone now
+    assert not (tmp_path / "vectors" / stale.file).exists()
+    real = vector_module.read_manifest
+    answers = iter([stale])  # the manifest as read just before the writer replaced it
+
+    def racing(folder: Path, model_id: str, dim: int) -> object:
+        return next(answers, None) or real(folder, model_id, dim)
+
+    monkeypatch.setattr(vector_module, "read_manifest", racing)
+    index = vector_module.open_vector_index(tmp_path, "m", 16)
+    assert index.count == 8 and index.generation == 2
 
 
 # --- lock -----------------------------------------------------------------------------------

@@ -10,9 +10,10 @@ A new version is written to a new data file (temp file, fsync, rename), then the
 replaced; the manifest rename is the commit point. Readers follow the manifest and memory-map
 the file it names, so a reader never sees a half-written index, and a process that still has
 an older file mapped keeps working (its file is unlinked, not rewritten: USearch's own
-in-place ``save`` would crash such a reader with SIGBUS). The previous data file is kept until
-the next save, for a reader that has read the manifest but not yet opened the file; a reader
-that still finds its file gone reads the manifest again (``open_vector_index``).
+in-place ``save`` would crash such a reader with SIGBUS). The previous data file goes as soon
+as the new manifest is in place: a reader that read the old manifest and finds its file gone
+reads the manifest again (``open_vector_index``), so keeping it would only double the
+index's size on disk.
 
 Keys are chunk ids from the state database, so an index is only valid for the database it was
 built for: the manifest records that database's random ``state_id``. ``generation`` records
@@ -240,7 +241,7 @@ class VectorWriter:
         self._index.add(keys, np.asarray(vectors, dtype=np.float32), threads=0)
 
     def save(self, generation: int) -> VectorManifest:
-        """Write this version and make it current (files older than the previous one go).
+        """Write this version and make it current (the files of older versions go).
 
         Raises:
             IndexStoreError: The disk is full ("no space left on device: <folder>"), the
@@ -255,7 +256,6 @@ class VectorWriter:
     def _save(self, vector_dir: Path, generation: int) -> VectorManifest:
         vector_dir.mkdir(parents=True, exist_ok=True)
         name = slug(self.model_id, self.dim)
-        current = _current_file(vector_dir, name)
         data = vector_dir / f"{name}.{_next_number(vector_dir, name)}.usearch"
         with atomic_path(data) as tmp:
             self._write_data(tmp)
@@ -271,7 +271,7 @@ class VectorWriter:
         )
         payload = json.dumps(asdict(manifest), indent=1).encode()
         atomic_write_bytes(vector_dir / f"{name}.json", payload)
-        _remove_old_files(vector_dir, name, keep={data.name, current})
+        _remove_old_files(vector_dir, name, keep={data.name})
         return manifest
 
     def _write_data(self, path: Path) -> None:
@@ -312,14 +312,6 @@ def _reserve(path: Path, size: int) -> None:
             raise
     finally:
         os.close(fd)
-
-
-def _current_file(vector_dir: Path, name: str) -> str | None:
-    """The data file the manifest names now (kept for readers through the next save)."""
-    try:
-        return str(json.loads((vector_dir / f"{name}.json").read_text(encoding="utf-8"))["file"])
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
 
 
 def _check_data_file(path: Path, manifest: VectorManifest, *, verify: bool) -> None:
