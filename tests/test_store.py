@@ -371,3 +371,48 @@ def test_second_writer_is_refused_and_a_dead_holder_releases(tmp_path: Path) -> 
         holder.join()
     with write_lock(tmp_path):  # the kernel released the dead process's lock
         assert lock_holder(tmp_path) == os.getpid()
+
+
+# --- the lexical index keeps no second copy of the text ---------------------------------------
+
+
+def test_fts_rows_are_deleted_by_value_and_the_index_stays_sound(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "state.sqlite"
+    db = StateDB(path)
+    db.apply(
+        [
+            update("a.py", chunk("a.py", "parse_header", "def parse_header(raw): split lines")),
+            update("b.py", chunk("b.py", "render", "def render(page): template html")),
+        ],
+        [],
+    )
+    assert [p for p, _ in db.lexical_search(["header"], 5)] != []
+    db.apply([update("a.py", chunk("a.py", "emit", "def emit(event): send"), content_id="c2")], [])
+    db.apply([], ["b.py"])
+    assert db.lexical_search(["header"], 5) == [] and db.lexical_search(["html"], 5) == []
+    assert db.document_frequencies(["header", "html", "emit"]) == {
+        "header": 0,
+        "html": 0,
+        "emit": 1,
+    }
+    [(cid, _)] = db.lexical_search(["event"], 5)
+    assert db.chunks([cid])[cid].chunk.symbol == "emit"
+    assert db.integrity_problem() is None
+    db.close()
+    raw = sqlite3.connect(path)
+    tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
+    raw.close()
+    assert "chunks_fts_content" not in tables, "FTS5 keeps no copy of the tokens"
+
+
+def test_a_state_made_by_another_tokenizer_is_refused_to_writers_only(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    db = StateDB(path)
+    db._db.execute("UPDATE meta SET value = 'other' WHERE key = 'tokens'")
+    db.close()
+    with pytest.raises(IndexFormatError) as info:
+        StateDB(path)
+    assert not info.value.newer and "another tokenizer" in info.value.message
+    StateDB(path, readonly=True).close()  # searching it as it is stays possible

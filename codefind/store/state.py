@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import secrets
 import sqlite3
@@ -49,7 +50,7 @@ from codefind.store.failures import (
     sqlite_failure,
 )
 
-STATE_FORMAT = 2
+STATE_FORMAT = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -88,9 +89,17 @@ CREATE INDEX IF NOT EXISTS symbols_by_key ON symbols (key);
 CREATE INDEX IF NOT EXISTS symbols_by_chunk ON symbols (chunk_id);
 CREATE INDEX IF NOT EXISTS symbols_by_container ON symbols (container_key);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    symbol, path, body, tokenize = 'porter unicode61 remove_diacritics 2'
+    symbol, path, body, content = '', tokenize = 'porter unicode61 remove_diacritics 2'
 );
 """
+# The FTS5 table is contentless (``content=''``): it keeps its inverted index and each row's
+# length (all BM25 needs), not a second copy of every chunk's tokens (~40% of its size). A row
+# is deleted by handing FTS5 the values it was inserted with ('delete' command; SQLite 3.43's
+# ``contentless_delete`` is not needed): ``_fts_values`` recomputes them from the chunk, so
+# they must never change for a given chunk without a new ``STATE_FORMAT``. The meta key
+# ``tokens`` records a fingerprint of ``lexical.tokens``; a writer that finds another one
+# rebuilds the database rather than hand FTS5 values it never saw.
+_TOKENS_PROBE = "parseHTTPResponse snake_case_name Größe 日本語 x2 __init__ a.b/c-d 'q' 3.14"
 # BM25 column weights: a match in the definition's name counts most, then the file path.
 _BM25_WEIGHTS = (4.0, 1.5, 1.0)
 # Query tokens found in more than this share of chunks are not searched for (see
@@ -202,6 +211,8 @@ class StateDB:
                 self._db.executescript(_SCHEMA)
                 self._init_meta()
             self._check_format()
+            if not (readonly or immutable):
+                self._check_tokens()
             self.state_id = self._meta("state_id") or ""
             """Made at random with the database: which state a vector index belongs to."""
         except sqlite3.Error as exc:
@@ -545,9 +556,17 @@ class StateDB:
             raise
 
     def _delete_file(self, path: str) -> int:
-        ids = [row[0] for row in self._db.execute("SELECT id FROM chunks WHERE path = ?", (path,))]
+        rows = self._db.execute(
+            "SELECT id, symbol, text FROM chunks WHERE path = ?", (path,)
+        ).fetchall()
+        ids = [row[0] for row in rows]
         if ids:
-            self._db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", ((i,) for i in ids))
+            path_tokens = " ".join(tokens(path))
+            self._db.executemany(
+                "INSERT INTO chunks_fts (chunks_fts, rowid, symbol, path, body) "
+                "VALUES ('delete', ?, ?, ?, ?)",
+                ((cid, *_fts_values(symbol, path_tokens, text)) for cid, symbol, text in rows),
+            )
             self._db.executemany("DELETE FROM symbols WHERE chunk_id = ?", ((i,) for i in ids))
             self._db.execute("DELETE FROM chunks WHERE path = ?", (path,))
         self._db.execute("DELETE FROM files WHERE path = ?", (path,))
@@ -583,7 +602,7 @@ class StateDB:
                 self._insert_symbol(cid, defined)
             self._db.execute(
                 "INSERT INTO chunks_fts (rowid, symbol, path, body) VALUES (?, ?, ?, ?)",
-                (cid, " ".join(tokens(chunk.symbol)), path_tokens, " ".join(tokens(chunk.text))),
+                (cid, *_fts_values(chunk.symbol, path_tokens, chunk.text)),
             )
             ids.append(cid)
         return ids
@@ -640,6 +659,23 @@ class StateDB:
                 newer=newer,
             )
 
+    def _check_tokens(self) -> None:
+        """Refuse (as an outdated format, so a writer rebuilds) a database whose FTS5 rows
+        were made by another ``lexical.tokens``: deleting them would need the old values."""
+        found = self._meta("tokens")
+        if found is None:
+            with self._transaction():
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('tokens', ?)",
+                    (_tokens_fingerprint(),),
+                )
+        elif found != _tokens_fingerprint():
+            raise IndexFormatError(
+                f"The index at {self.path.parent} was made with another tokenizer. "
+                "Run `codefind index` to rebuild it.",
+                newer=False,
+            )
+
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
@@ -648,6 +684,17 @@ class StateDB:
         self._db.execute(
             "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'"
         )
+
+
+def _fts_values(symbol: str, path_tokens: str, text: str) -> tuple[str, str, str]:
+    """The (symbol, path, body) a chunk's FTS5 row holds: inserted and, to delete it, again."""
+    return " ".join(tokens(symbol)), path_tokens, " ".join(tokens(text))
+
+
+@functools.cache
+def _tokens_fingerprint() -> str:
+    """What ``lexical.tokens`` makes of a probe: changes when the tokenizer does."""
+    return hashlib.blake2b(" ".join(tokens(_TOKENS_PROBE)).encode(), digest_size=8).hexdigest()
 
 
 def _fts_phrase(term: str) -> str:
