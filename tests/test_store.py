@@ -26,6 +26,7 @@ from codefind.store import (
     text_hash,
     write_lock,
 )
+from codefind.store.vectors import STALE_SECONDS
 
 
 def chunk(path: str, symbol: str, text: str, start: int = 1) -> Chunk:
@@ -183,11 +184,30 @@ def test_vector_index_round_trip_and_incremental_update(tmp_path: Path) -> None:
     assert updated.count == 49 and 10 not in updated.keys().tolist()
     assert index.search(vectors[9], 1)[0][0] == 10, "an old reader keeps its view"
     files = sorted(p.name for p in (tmp_path / "vectors").glob("*.usearch"))
-    assert files == ["m-32.2.usearch"], "the previous file goes: it would double the size"
+    assert files == ["m-32.1.usearch", "m-32.2.usearch"], "the previous file stays for readers"
     VectorWriter(tmp_path, "m", 32, updated, state_id="s").save(generation=9)
     files = sorted(p.name for p in (tmp_path / "vectors").glob("*.usearch"))
-    assert files == ["m-32.3.usearch"]
-    assert open_vector_index(tmp_path, "m", 32).count == 49
+    assert files == ["m-32.2.usearch", "m-32.3.usearch"], "older data files are removed"
+
+
+def test_a_writer_removes_the_previous_data_file_once_no_reader_can_want_it(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    writer = VectorWriter(tmp_path, "m", 16, VectorIndex(None, None), state_id="s")
+    writer.add(np.arange(1, 6, dtype=np.uint64), unit(5, 16))
+    writer.save(generation=1)
+    writer.save(generation=2)
+    manifest = next((tmp_path / "vectors").glob("*.json"))
+    open_vector_index(tmp_path, "m", 16, verify=True)  # just switched: a reader may be coming
+    assert len(list((tmp_path / "vectors").glob("*.usearch"))) == 2
+    old = manifest.stat().st_mtime - STALE_SECONDS
+    os.utime(manifest, (old, old))
+    open_vector_index(tmp_path, "m", 16)  # a reader never removes anything
+    assert len(list((tmp_path / "vectors").glob("*.usearch"))) == 2
+    assert open_vector_index(tmp_path, "m", 16, verify=True).count == 5
+    assert [p.name for p in (tmp_path / "vectors").glob("*.usearch")] == ["m-16.2.usearch"]
 
 
 def test_vectors_for_keys_returns_only_present_ones(tmp_path: Path) -> None:
@@ -334,8 +354,8 @@ def test_a_reader_that_read_an_old_manifest_follows_the_new_one(
     writer.add(np.arange(1, 6, dtype=np.uint64), unit(5, 16))
     stale = writer.save(generation=1)
     writer.add(np.arange(6, 9, dtype=np.uint64), unit(3, 16))
-    writer.save(generation=2)  # the first data file is gone now
-    assert not (tmp_path / "vectors" / stale.file).exists()
+    writer.save(generation=2)
+    (tmp_path / "vectors" / stale.file).unlink()  # as once no reader can want it
     real = vector_module.read_manifest
     answers = iter([stale])  # the manifest as read just before the writer replaced it
 
@@ -373,10 +393,10 @@ def test_second_writer_is_refused_and_a_dead_holder_releases(tmp_path: Path) -> 
         assert lock_holder(tmp_path) == os.getpid()
 
 
-# --- the lexical index keeps no second copy of the text ---------------------------------------
+# --- the lexical index: deletes, and no second copy of the text ----------------------------------
 
 
-def test_fts_rows_are_deleted_by_value_and_the_index_stays_sound(tmp_path: Path) -> None:
+def test_deleted_chunks_leave_the_lexical_index_and_it_stays_sound(tmp_path: Path) -> None:
     import sqlite3
 
     path = tmp_path / "state.sqlite"
@@ -388,7 +408,7 @@ def test_fts_rows_are_deleted_by_value_and_the_index_stays_sound(tmp_path: Path)
         ],
         [],
     )
-    assert [p for p, _ in db.lexical_search(["header"], 5)] != []
+    assert db.lexical_search(["header"], 5) != []
     db.apply([update("a.py", chunk("a.py", "emit", "def emit(event): send"), content_id="c2")], [])
     db.apply([], ["b.py"])
     assert db.lexical_search(["header"], 5) == [] and db.lexical_search(["html"], 5) == []
@@ -404,7 +424,7 @@ def test_fts_rows_are_deleted_by_value_and_the_index_stays_sound(tmp_path: Path)
     raw = sqlite3.connect(path)
     tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
     raw.close()
-    assert "chunks_fts_content" not in tables, "FTS5 keeps no copy of the tokens"
+    assert not any(name.startswith("chunks_fts") for name in tables), "no FTS5 copy of the text"
 
 
 def test_a_state_made_by_another_tokenizer_is_refused_to_writers_only(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
-"""The per-checkout state database: files, chunks and the lexical (FTS5) index, in SQLite.
+"""The per-checkout state database: files, chunks and the lexical (BM25) index, in SQLite.
 
 This database is the source of truth for what is indexed. Files and their chunks change in
-one transaction, together with the BM25 index over their tokens, so lexical search always
-sees whole files. Vector indexes are derived from it (see ``vectors.py``) and record the
+one transaction, together with the BM25 index over their tokens (``lexicon.py``: postings
+scored with numpy, FTS5's scores without FTS5's per-row cost), so lexical search always sees
+whole files. Vector indexes are derived from it (see ``vectors.py``) and record the
 ``generation`` they were synced to; every transaction that changes chunks bumps it. A random
 ``state_id``, made when the database is created, names this database in each vector manifest:
 a state rebuilt from scratch numbers its chunks from 1 again, so vectors of an earlier state
@@ -43,12 +44,11 @@ from codefind.models import (
     SymbolDef,
 )
 from codefind.store.failures import (
-    SQLITE_ERROR,
-    is_corruption,
     os_failure,
-    sqlite_code,
     sqlite_failure,
 )
+from codefind.store.lexicon import SCHEMA as LEXICON_SCHEMA
+from codefind.store.lexicon import Lexicon
 
 STATE_FORMAT = 3
 
@@ -88,25 +88,14 @@ CREATE TABLE IF NOT EXISTS symbols (
 CREATE INDEX IF NOT EXISTS symbols_by_key ON symbols (key);
 CREATE INDEX IF NOT EXISTS symbols_by_chunk ON symbols (chunk_id);
 CREATE INDEX IF NOT EXISTS symbols_by_container ON symbols (container_key);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    symbol, path, body, content = '', tokenize = 'porter unicode61 remove_diacritics 2'
-);
 """
-# The FTS5 table is contentless (``content=''``): it keeps its inverted index and each row's
-# length (all BM25 needs), not a second copy of every chunk's tokens (~40% of its size). A row
-# is deleted by handing FTS5 the values it was inserted with ('delete' command; SQLite 3.43's
-# ``contentless_delete`` is not needed): ``_fts_values`` recomputes them from the chunk, so
-# they must never change for a given chunk without a new ``STATE_FORMAT``. The meta key
-# ``tokens`` records a fingerprint of ``lexical.tokens``; a writer that finds another one
-# rebuilds the database rather than hand FTS5 values it never saw.
+# The meta key ``tokens`` records a fingerprint of ``lexical.tokens``: a writer that finds
+# another one rebuilds the database, since its postings were made from other tokens.
 _TOKENS_PROBE = "parseHTTPResponse snake_case_name Größe 日本語 x2 __init__ a.b/c-d 'q' 3.14"
-# BM25 column weights: a match in the definition's name counts most, then the file path.
-_BM25_WEIGHTS = (4.0, 1.5, 1.0)
 # Query tokens found in more than this share of chunks are not searched for (see
 # ``StateDB.informative_terms``); measured with ``benchmarks/bench_index.py`` and ``quality.py``.
 COMMON_TERM_SHARE = 0.2
 COMMON_TERM_FLOOR = 200  # below this many chunks a token is cheap, whatever its share
-_TIE_ROOM = 32  # extra rows fetched so that ties at the cut-off are all kept
 BUSY_TIMEOUT = 30.0
 """Seconds to wait for a lock another program holds on the database before saying so."""
 WHAT = "index database"
@@ -208,13 +197,14 @@ class StateDB:
             if not (readonly or immutable):
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.executescript(_SCHEMA)
+                self._db.executescript(_SCHEMA + LEXICON_SCHEMA)
                 self._init_meta()
             self._check_format()
             if not (readonly or immutable):
                 self._check_tokens()
             self.state_id = self._meta("state_id") or ""
             """Made at random with the database: which state a vector index belongs to."""
+            self._lexicon = Lexicon(self._db, str(path))
         except sqlite3.Error as exc:
             self._db.close()
             raise sqlite_failure(exc, path, WHAT) from exc
@@ -402,7 +392,9 @@ class StateDB:
     ) -> list[tuple[int, float]]:
         """BM25 search over chunk tokens: (chunk id, score) best first, score > 0.
 
-        ``limit`` rows, plus any that tie with the last of them.
+        ``limit`` rows, plus any that tie with the last of them: which of them a cut would
+        drop depends on chunk ids, i.e. on indexing history, and a re-built index must rank
+        the same (benchmarks/stress.py compares the two).
 
         Any query token may match (OR); BM25 rewards chunks that match more and rarer ones.
         Tokens found in no chunk, and very common ones (see ``informative_terms``), are left
@@ -411,28 +403,7 @@ class StateDB:
         terms = self.informative_terms(query_tokens)
         if not terms or limit <= 0:
             return []
-        match = " OR ".join(_fts_phrase(t) for t in terms)
-        weights = ", ".join(str(w) for w in _BM25_WEIGHTS)
-        sql = f"SELECT rowid, -bm25(chunks_fts, {weights}) AS score FROM chunks_fts WHERE chunks_fts MATCH ?"
-        params: list[object] = [match]
-        if allowed is not None:  # a JSON array, not a TEMP table: readers never write
-            sql += " AND rowid IN (SELECT value FROM json_each(?))"
-            params.append(json.dumps([int(i) for i in allowed]))
-        sql += " ORDER BY score DESC LIMIT ?"
-        params.append(limit + _TIE_ROOM)
-        try:
-            rows = self._db.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:
-            if sqlite_code(exc) != SQLITE_ERROR:
-                raise
-            return []  # a query FTS5 cannot parse finds nothing rather than failing
-        if len(rows) > limit:
-            # Chunks that tie with the last one kept stay in: which of them LIMIT would cut
-            # depends on chunk ids, i.e. on indexing history, and a re-built index must
-            # rank the same (benchmarks/stress.py compares the two).
-            last = rows[limit - 1][1]
-            rows = rows[:limit] + [row for row in rows[limit:] if row[1] >= last]
-        return [(int(cid), float(score)) for cid, score in rows]
+        return self._lexicon.search(self._lexicon.stems(terms), limit, allowed)
 
     @_guarded
     def informative_terms(self, query_tokens: Sequence[str]) -> list[str]:
@@ -475,23 +446,15 @@ class StateDB:
         generation = self.generation
         if generation != self._statistics_generation:
             self._frequencies.clear()
-            self._chunk_count = self.counts()[1]  # COUNT(*) scans an index: once per change
+            self._lexicon.forget()
+            self._chunk_count = self._lexicon.statistics().count
             self._statistics_generation = generation
 
     def _document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
         """Chunks containing each term (cached: typing repeats terms; see ``_sync_statistics``)."""
-        for term in terms:
-            if term not in self._frequencies:
-                try:
-                    row = self._db.execute(
-                        "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
-                        (_fts_phrase(term),),
-                    ).fetchone()
-                except sqlite3.OperationalError as exc:
-                    if sqlite_code(exc) != SQLITE_ERROR:
-                        raise
-                    row = (0,)  # FTS5 cannot parse it: it matches nothing
-                self._frequencies[term] = int(row[0])
+        new = [t for t in dict.fromkeys(terms) if t not in self._frequencies]
+        for term, stems in zip(new, self._lexicon.stems(new), strict=True):
+            self._frequencies[term] = self._lexicon.frequency(stems)
         return {t: self._frequencies[t] for t in terms}
 
     # --- writing -----------------------------------------------------------------------
@@ -508,9 +471,12 @@ class StateDB:
         with self._transaction():
             for path in [*removed, *(u.file.path for u in updates)]:
                 dropped += self._delete_file(path)
+            rows: list[tuple[int, str, str, str]] = []
             for update in updates:
-                new_ids.extend(self._insert_file(update))
+                new_ids.extend(self._insert_file(update, rows))
+            self._lexicon.add(rows)
             if dropped or new_ids:
+                self._lexicon.maintain()
                 self._bump_generation()
         return new_ids, dropped
 
@@ -525,21 +491,17 @@ class StateDB:
 
     @_guarded
     def integrity_problem(self) -> str | None:
-        """What SQLite's and FTS5's integrity checks find wrong, or ``None`` (reads it all)."""
+        """What SQLite's and the lexical index's checks find wrong, or ``None`` (reads it all)."""
         found = [str(row[0]) for row in self._db.execute("PRAGMA integrity_check")]
         if found != ["ok"]:
             return "; ".join(found)[:300]
-        try:
-            self._db.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('integrity-check')")
-        except sqlite3.DatabaseError as exc:
-            if not is_corruption(exc):
-                raise
-            return str(exc)
-        return None
+        return self._lexicon.integrity_problem()
 
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
+        if hasattr(self, "_lexicon"):
+            self._lexicon.close()
 
     # --- internals ---------------------------------------------------------------------
 
@@ -556,23 +518,19 @@ class StateDB:
             raise
 
     def _delete_file(self, path: str) -> int:
-        rows = self._db.execute(
-            "SELECT id, symbol, text FROM chunks WHERE path = ?", (path,)
-        ).fetchall()
-        ids = [row[0] for row in rows]
+        ids = [row[0] for row in self._db.execute("SELECT id FROM chunks WHERE path = ?", (path,))]
         if ids:
-            path_tokens = " ".join(tokens(path))
-            self._db.executemany(
-                "INSERT INTO chunks_fts (chunks_fts, rowid, symbol, path, body) "
-                "VALUES ('delete', ?, ?, ?, ?)",
-                ((cid, *_fts_values(symbol, path_tokens, text)) for cid, symbol, text in rows),
-            )
+            self._lexicon.remove(ids)
             self._db.executemany("DELETE FROM symbols WHERE chunk_id = ?", ((i,) for i in ids))
             self._db.execute("DELETE FROM chunks WHERE path = ?", (path,))
         self._db.execute("DELETE FROM files WHERE path = ?", (path,))
         return len(ids)
 
-    def _insert_file(self, update: FileUpdate) -> list[int]:
+    def _insert_file(
+        self, update: FileUpdate, lexical: list[tuple[int, str, str, str]]
+    ) -> list[int]:
+        """Insert the file and its chunks; each chunk's (id, symbol, path, body) tokens are
+        appended to ``lexical`` for the BM25 index."""
         f = update.file
         self._db.execute(
             "INSERT INTO files (path, content_id, size, mtime_ns, skip) VALUES (?, ?, ?, ?, ?)",
@@ -600,9 +558,8 @@ class StateDB:
             cid = int(cursor.lastrowid or 0)
             for defined in chunk.defines:
                 self._insert_symbol(cid, defined)
-            self._db.execute(
-                "INSERT INTO chunks_fts (rowid, symbol, path, body) VALUES (?, ?, ?, ?)",
-                (cid, *_fts_values(chunk.symbol, path_tokens, chunk.text)),
+            lexical.append(
+                (cid, " ".join(tokens(chunk.symbol)), path_tokens, " ".join(tokens(chunk.text)))
             )
             ids.append(cid)
         return ids
@@ -660,8 +617,8 @@ class StateDB:
             )
 
     def _check_tokens(self) -> None:
-        """Refuse (as an outdated format, so a writer rebuilds) a database whose FTS5 rows
-        were made by another ``lexical.tokens``: deleting them would need the old values."""
+        """Refuse (as an outdated format, so a writer rebuilds) a database whose postings were
+        made by another ``lexical.tokens``: queries would be tokenized otherwise."""
         found = self._meta("tokens")
         if found is None:
             with self._transaction():
@@ -686,20 +643,10 @@ class StateDB:
         )
 
 
-def _fts_values(symbol: str, path_tokens: str, text: str) -> tuple[str, str, str]:
-    """The (symbol, path, body) a chunk's FTS5 row holds: inserted and, to delete it, again."""
-    return " ".join(tokens(symbol)), path_tokens, " ".join(tokens(text))
-
-
 @functools.cache
 def _tokens_fingerprint() -> str:
     """What ``lexical.tokens`` makes of a probe: changes when the tokenizer does."""
     return hashlib.blake2b(" ".join(tokens(_TOKENS_PROBE)).encode(), digest_size=8).hexdigest()
-
-
-def _fts_phrase(term: str) -> str:
-    """A token as an FTS5 phrase: quoted, so no token is read as query syntax."""
-    return '"' + term.replace('"', '""') + '"'
 
 
 _CHUNK_COLUMNS = (
