@@ -407,16 +407,17 @@ class StateDB:
 
     @_guarded
     def informative_terms(self, query_tokens: Sequence[str]) -> list[str]:
-        """The query tokens worth asking FTS5 for, in query order.
+        """The query tokens worth scoring, in query order.
 
-        FTS5 scores every chunk that matches any token, so one common token ("self",
-        "return", "value") makes a query cost as much as a scan of the index (at 20k chunks,
-        10 ms p50 and 28 ms p95 for lexical search alone). A token in more than
-        ``COMMON_TERM_SHARE`` of the chunks (and more than ``COMMON_TERM_FLOOR``) adds little
-        to BM25 (its IDF is under 1.4, against 7 to 11 for the tokens that find things), so
-        it is dropped, unless every token is that common: then the two rarest stay. Tokens
-        in no chunk are dropped too. Measured on the evaluation sets, 20% leaves MRR@10 as it
-        was (5% cost 0.05 on CoSQA and ODEX: moderately common words do help).
+        A token in more than ``COMMON_TERM_SHARE`` of the chunks (and more than
+        ``COMMON_TERM_FLOOR``) adds little to BM25 (its IDF is under 1.4, against 7 to 11 for
+        the tokens that find things), so it is dropped, unless every token is that common:
+        then the two rarest stay. Tokens in no chunk are dropped too. Measured on the
+        evaluation sets, 20% leaves MRR@10 as it was (5% cost 0.05 on CoSQA and ODEX:
+        moderately common words do help). The cut was made for FTS5, which scored every
+        chunk with any query token row by row (a common word cost a scan of the index); the
+        numpy postings (``lexicon.py``) would not need it, and it stays so that rankings stay
+        what they were measured to be.
         """
         self._sync_statistics()
         frequencies = self._document_frequencies(query_tokens)
