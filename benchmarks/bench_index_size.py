@@ -150,6 +150,7 @@ def main() -> None:
     parser.add_argument("--build", action="store_true", help="index (or update) first")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     parser.add_argument("--section", default="bench_index_size")
+    parser.add_argument("--title", default="", help="what these indexes are, for the heading")
     args = parser.parse_args()
 
     rows: list[Sizes] = []
@@ -184,9 +185,9 @@ def main() -> None:
     )
     print(text)
     if not args.no_write:
-        write_section(
-            args.section, f"## Index size on disk (`benchmarks/{Path(__file__).name}`)\n\n{text}"
-        )
+        title = f": {args.title}" if args.title else ""
+        heading = f"## Index size on disk{title} (`benchmarks/{Path(__file__).name}`)"
+        write_section(args.section, f"{heading}\n\n{text}")
 
 
 if __name__ == "__main__":
