@@ -9,7 +9,7 @@ It measures indexes that exist: those ``bench_relevance.py`` built under
 ``benchmarks/.work/index-quick`` (run those first; ``--build`` indexes what is missing, or
 brings an index made by an older codefind to this one's formats, with the built-in model).
 Each part is measured as SQLite stores it (the ``dbstat`` table: pages per table and index),
-so "texts", "FTS5" and "symbols" are the state database's own shares. Source bytes are the
+so "texts", "lexical index" and "symbols" are the state database's own shares. Source bytes are the
 indexed files' sizes as the state records them; "tracked" is every file git tracks.
 
 The issue's goal: the whole index (state + vectors + embedding cache) under 3x the source.
@@ -36,7 +36,7 @@ from benchmarks.relevance.fetch import fetch, projects
 WORK = ROOT / "benchmarks" / ".work"
 PARTS = (
     "chunk texts + columns",
-    "FTS5",
+    "lexical index",
     "symbols",
     "files + meta",
     "vectors (current file)",
@@ -61,8 +61,8 @@ class Sizes:
 
 
 def _table_part(name: str) -> str:
-    if name.startswith("chunks_fts"):
-        return "FTS5"
+    if name.startswith(("chunks_fts", "lexicon")):  # FTS5 (format 2) or postings (3)
+        return "lexical index"
     if name.startswith("symbols"):
         return "symbols"
     if name.startswith("chunks") or name == "sqlite_autoindex_chunks_1":
