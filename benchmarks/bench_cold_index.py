@@ -63,16 +63,40 @@ def cold_index(name: str) -> dict[str, object]:
     categories = Counter(
         s.chunk.category for s in state.chunks(state.chunk_ids(), text=False).values()
     )
+    tokens = embedded_tokens(workspace)
+    embedding_s = max(total - marks.get("chunked", 0.0), 1e-9)
     return {
         "project": name,
+        "tokens_per_s": tokens / embedding_s,
         "files": report.files,
         "chunks": report.chunks,
         "categories": dict(categories),
         "chunked_s": marks.get("chunked", 0.0),
         "code_s": marks.get("code", total),
         "total_s": total,
-        "rate": report.embedded / max(total - marks.get("chunked", 0.0), 1e-9),
+        "rate": report.embedded / embedding_s,
     }
+
+
+def embedded_tokens(workspace: object) -> int:
+    """Real tokens the model ran over: each distinct embedded text's count, capped at the
+    model's input window (as ``bench_index.count_tokens``)."""
+    from codefind.chunking import embedding_text
+    from codefind.store import Store
+
+    embedder = workspace.embedder  # type: ignore[attr-defined]
+    state = Store.open(workspace.location).state  # type: ignore[attr-defined]
+    texts = list({embedding_text(s.chunk) for s in state.iter_chunks()})
+    counter = getattr(embedder, "count_tokens", None)
+    total = 0
+    for start in range(0, len(texts), 1000):
+        part = texts[start : start + 1000]
+        total += (
+            sum(min(n, embedder.max_tokens) for n in counter(part))
+            if counter
+            else embedder.estimate_tokens(part)
+        )
+    return int(total)
 
 
 def main() -> int:
@@ -84,8 +108,8 @@ def main() -> int:
     rows = [cold_index(name) for name in args.projects]
     lines = [
         "| project | files | chunks (code / other) | chunked | code searchable | all done | "
-        "chunks/s |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "chunks/s | tokens/s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         cats = r["categories"]
@@ -94,7 +118,7 @@ def main() -> int:
         lines.append(
             f"| {r['project']} | {r['files']} | {r['chunks']} ({code} / {int(str(r['chunks'])) - code}) "
             f"| {r['chunked_s']:.0f} s | **{r['code_s']:.0f} s** | {r['total_s']:.0f} s | "
-            f"{r['rate']:.0f} |"
+            f"{r['rate']:.0f} | {r['tokens_per_s']:,.0f} |"
         )
     text = "\n".join(lines)
     print(text)

@@ -72,6 +72,11 @@ class SGLangSettings:
     """Seconds to wait for the answer to one indexing batch."""
     query_timeout: float = 5.0
     """Seconds to wait for a search query's vector before searching lexically."""
+    urls: str = ""
+    """More servers of the same model (base URLs, separated by commas or spaces): indexing
+    batches go to whichever of ``url`` and these has the fewest in flight."""
+    max_concurrency: int = 4
+    """Indexing batches in flight at once, over all servers (about 2-4 per GPU)."""
 
 
 @dataclass(frozen=True)
@@ -465,7 +470,13 @@ def _build(data: Mapping[str, Any]) -> Settings:
         max_file_bytes=_in_range("max_file_bytes", settings.max_file_bytes, 0, 1 << 30),
         index_dir=_absolute(settings.index_dir),
         local=replace(settings.local, threads=_threads(settings.local.threads)),
-        sglang=replace(settings.sglang, **_retry_fields("sglang", settings.sglang)),
+        sglang=replace(
+            settings.sglang,
+            max_concurrency=_in_range(
+                "sglang.max_concurrency", settings.sglang.max_concurrency, 1, 1024
+            ),
+            **_retry_fields("sglang", settings.sglang),
+        ),
         voyage=replace(settings.voyage, **_retry_fields("voyage", settings.voyage)),
         openai=_openai_fields(settings.openai),
     )
@@ -559,6 +570,7 @@ _FIELDS: dict[tuple[str, ...], _Kind] = {
     ("sglang", "rerank_url"): "str", ("sglang", "rerank_model"): "str",
     ("sglang", "attempts"): "int", ("sglang", "retry_delay"): "float",
     ("sglang", "timeout"): "float", ("sglang", "query_timeout"): "float",
+    ("sglang", "urls"): "str", ("sglang", "max_concurrency"): "int",
     ("voyage",): "table", ("voyage", "model"): "str", ("voyage", "url"): "str",
     ("voyage", "api_key"): "str", ("voyage", "rerank_model"): "str",
     ("voyage", "price_per_million_tokens"): "prices", ("voyage", "attempts"): "int",

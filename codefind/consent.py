@@ -117,8 +117,13 @@ def estimate_server_upload(
 
 
 def server_consent_key(model_id: str, url: str) -> str:
-    """The record key of a yes for ``model_id`` on the server at ``url`` (per host)."""
-    return f"{model_id}@{server_address(url)}"
+    """The record key of a yes for ``model_id`` on the server at ``url`` (per host).
+
+    ``url`` may list several servers (``"http://a/v1, http://b/v1"``): the yes is for that set
+    of hosts, so adding a server elsewhere asks again.
+    """
+    hosts = sorted({server_address(u) for u in url.replace(",", " ").split()} or {"?"})
+    return f"{model_id}@{','.join(hosts)}"
 
 
 def server_address(url: str) -> str:

@@ -309,8 +309,11 @@ class Indexer:
 
         results = _run_batches(self.embedder, load, batches, self._cancel)
         for finished, (keys, result) in enumerate(results, 1):
-            fresh = dict(zip(keys, result, strict=True))
-            store.cache.put_many(self.embedder.model_id, fresh)
+            # The cache's rounding of the vectors goes into the index: the same as a rebuild
+            # from the cache would put there.
+            fresh = store.cache.put_many(
+                self.embedder.model_id, dict(zip(keys, result, strict=True))
+            )
             self._add(writer, ids_by_hash, fresh)
             tally.embedded += len(keys)
             self._report("embed", tally.embedded, len(missing), embedded=tally.embedded)

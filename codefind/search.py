@@ -3,7 +3,7 @@
 Where a query goes::
 
     query ──► translate (zh/ja → English keywords; the English side of multilingual models)
-          ├─► lexical: BM25 over identifier-split tokens (SQLite FTS5)   ── instant
+          ├─► lexical: BM25 over identifier-split tokens (numpy postings)  ── instant
           └─► semantic: query vector (in a thread, meanwhile) ──► USearch (cosine)
                  ──► fuse (``codefind.fusion``) ──► ranking priors (``codefind.ranking``:
                      definitions by name, implementation before tests and docs)

@@ -382,6 +382,20 @@ def _encode(body: Any) -> tuple[bytes, str]:
 # --- SGLang --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class GpuTiming:
+    """How long a stand-in GPU server takes to answer an embedding request.
+
+    ``overhead`` seconds that requests spend in parallel (HTTP, tokenizing, scheduling), then
+    ``per_token`` seconds per input token on the GPU, which works on one request at a time
+    (requests in flight queue for it). So one request in flight leaves the GPU idle during the
+    overhead, and more requests in flight fill it up to its compute limit.
+    """
+
+    overhead: float = 0.03
+    per_token: float = 0.0
+
+
 class SGLangServer(FakeServer):
     """SGLang's OpenAI-compatible server (0.5.23 behaviour) for an embedding or rerank model.
 
@@ -399,6 +413,7 @@ class SGLangServer(FakeServer):
             '{"is_matryoshka": true}'``); otherwise it gets SGLang's 400.
         reranker: Serve ``/v1/rerank`` (a Qwen3-Reranker server: not an embedding server).
         health_status: What ``GET /health`` answers (503 while "starting").
+        timing: Answer embedding requests as slowly as a GPU would (``GpuTiming``).
     """
 
     def __init__(
@@ -414,7 +429,10 @@ class SGLangServer(FakeServer):
         matryoshka: bool = False,
         reranker: bool = False,
         health_status: int = 200,
+        timing: GpuTiming | None = None,
     ) -> None:
+        self.timing = timing
+        self._gpu = threading.Lock()
         self.model = model
         self.dim = dim
         self.context_length = context_length
@@ -512,6 +530,10 @@ class SGLangServer(FakeServer):
         if scripted is not None and scripted.reversed:
             data.reverse()
         tokens = sum(fake_tokens(t) + 1 for t in texts)
+        if self.timing is not None:
+            self._closing.wait(self.timing.overhead)
+            with self._gpu:
+                self._closing.wait(self.timing.per_token * tokens)
         usage = {
             "prompt_tokens": tokens,
             "total_tokens": tokens,

@@ -155,11 +155,11 @@ def test_bad_cached_vectors_are_embedded_again_when_the_index_is_rebuilt(repo: P
     workspace.close()
     db = sqlite3.connect(cache)
     rows = db.execute("SELECT text_hash, vector FROM embeddings ORDER BY id LIMIT 4").fetchall()
-    good = [np.frombuffer(blob, dtype=np.float32) for _, blob in rows]
+    good = [np.frombuffer(blob, dtype=np.float16) for _, blob in rows]
     rotten = [-good[0], np.where(np.arange(384) == 7, np.nan, good[1]), 0 * good[2], good[3] / 2]
     db.executemany(
         "UPDATE embeddings SET vector = ? WHERE text_hash = ?",
-        [(v.astype(np.float32).tobytes(), key) for v, (key, _) in zip(rotten, rows, strict=True)],
+        [(v.astype(np.float16).tobytes(), key) for v, (key, _) in zip(rotten, rows, strict=True)],
     )
     db.commit()
     db.close()
@@ -172,7 +172,7 @@ def test_bad_cached_vectors_are_embedded_again_when_the_index_is_rebuilt(repo: P
     repaired = dict(db.execute("SELECT text_hash, vector FROM embeddings").fetchall())
     db.close()
     for vector, (key, _) in zip(good, rows, strict=True):
-        assert np.array_equal(np.frombuffer(repaired[key], dtype=np.float32), vector)
+        assert np.array_equal(np.frombuffer(repaired[key], dtype=np.float16), vector)
     assert_vectors_match_texts(repo)
 
 

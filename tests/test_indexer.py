@@ -233,3 +233,38 @@ def test_implementation_code_is_embedded_first_and_searchable_before_the_run_end
     }
     assert set(code_chunks) <= indexed, "all implementation code is searchable"
     assert {categories[cid] for cid in indexed} == {"code"}, "nothing else came first"
+
+
+@pytest.mark.parametrize(
+    "outdated",
+    [
+        "UPDATE meta SET value = '2' WHERE key = 'format'",  # the format before contentless FTS5
+        "UPDATE meta SET value = 'x' WHERE key = 'tokens'",  # another lexical.tokens
+    ],
+)
+def test_an_outdated_state_is_rebuilt_from_the_cache_without_embedding(
+    repo: Path, outdated: str
+) -> None:
+    import sqlite3
+
+    first = index(repo)
+    workspace = Workspace.for_repository(repo, Settings())
+    state = workspace.location.index_dir / "state.sqlite"
+    workspace.close()
+    db = sqlite3.connect(state)
+    db.execute(outdated)
+    db.commit()
+    db.close()
+    workspace = Workspace.for_repository(repo, Settings())
+    try:
+        report = workspace.indexer().run()
+    finally:
+        workspace.close()
+    assert report.embedded == 0 and report.reused == first["chunks"] == report.chunks
+    assert any("Rebuilt it" in note for note in report.notes)
+    workspace = Workspace.for_repository(repo, Settings())
+    try:
+        hits = workspace.search_service().search("fibonacci number", mode="lexical").hits
+        assert hits and hits[0].symbol == "fibonacci"
+    finally:
+        workspace.close()

@@ -26,6 +26,7 @@ from codefind.store import (
     text_hash,
     write_lock,
 )
+from codefind.store.vectors import STALE_SECONDS
 
 
 def chunk(path: str, symbol: str, text: str, start: int = 1) -> Chunk:
@@ -204,6 +205,26 @@ def test_vector_index_round_trip_and_incremental_update(tmp_path: Path) -> None:
     assert files == ["m-32.2.usearch", "m-32.3.usearch"], "older data files are removed"
 
 
+def test_a_writer_removes_the_previous_data_file_once_no_reader_can_want_it(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    writer = VectorWriter(tmp_path, "m", 16, VectorIndex(None, None), state_id="s")
+    writer.add(np.arange(1, 6, dtype=np.uint64), unit(5, 16))
+    writer.save(generation=1)
+    writer.save(generation=2)
+    manifest = next((tmp_path / "vectors").glob("*.json"))
+    open_vector_index(tmp_path, "m", 16, verify=True)  # just switched: a reader may be coming
+    assert len(list((tmp_path / "vectors").glob("*.usearch"))) == 2
+    old = manifest.stat().st_mtime - STALE_SECONDS
+    os.utime(manifest, (old, old))
+    open_vector_index(tmp_path, "m", 16)  # a reader never removes anything
+    assert len(list((tmp_path / "vectors").glob("*.usearch"))) == 2
+    assert open_vector_index(tmp_path, "m", 16, verify=True).count == 5
+    assert [p.name for p in (tmp_path / "vectors").glob("*.usearch")] == ["m-16.2.usearch"]
+
+
 def test_vectors_for_keys_returns_only_present_ones(tmp_path: Path) -> None:
     writer = VectorWriter(tmp_path, "m", 16, VectorIndex(None, None), state_id="s")
     matrix = unit(5, 16)
@@ -259,7 +280,7 @@ def test_cache_is_keyed_by_model_and_text(tmp_path: Path) -> None:
     assert set(cache.get_many("m1", [a, b])) == {a}
     assert cache.get_many("m2", [a]) == {}
     assert cache.missing("m1", [b, a, b]) == [b]
-    assert np.array_equal(cache.get_many("m1", [a])[a], vec)
+    assert np.array_equal(cache.get_many("m1", [a])[a], vec.astype(np.float16).astype(np.float32))
     reopened = EmbeddingCache(tmp_path / "cache.sqlite")
     assert reopened.count("m1") == 1
 
@@ -284,11 +305,81 @@ def test_cache_in_the_first_layout_is_moved_over_and_shrinks(tmp_path: Path) -> 
     old_size = path.stat().st_size
     cache = EmbeddingCache(path)
     found = cache.get_many("m", keys)
-    assert len(found) == 400 and np.array_equal(found[keys[7]], vectors[7].astype(np.float32))
+    assert len(found) == 400
+    assert np.array_equal(found[keys[7]], vectors[7].astype(np.float16).astype(np.float32))
     cache.close()
     size = path.stat().st_size
-    assert size < 2200 * 400 < old_size, (old_size, size)
+    assert size < 1200 * 400 < 2 * 1200 * 400 < old_size, (old_size, size)
     assert EmbeddingCache(path).count("m") == 400, "opening again changes nothing"
+
+
+def test_a_float32_cache_becomes_float16_on_open_and_bad_rows_stay_bad(tmp_path: Path) -> None:
+    import sqlite3
+    import zlib
+
+    path = tmp_path / "cache.sqlite"
+    vectors = unit(400, 384).astype(np.float32)
+    keys = [text_hash(f"def f{i}(): pass") for i in range(400)]
+    EmbeddingCache(path).close()  # today's layout, then rows as a float32 codefind wrote them
+    old = sqlite3.connect(path)
+    old.execute("PRAGMA user_version = 0")
+    rows = []
+    for key, vec in zip(keys, vectors, strict=True):
+        blob = vec.tobytes()
+        rows.append((key, blob, zlib.crc32(blob, zlib.crc32(key, zlib.crc32(b"m")))))
+    rows[5] = (rows[5][0], rows[5][1], rows[5][2] ^ 1)  # its checksum fails: a rotten row
+    old.executemany("INSERT INTO embeddings (model, text_hash, dim, vector, crc) "
+                    "VALUES ('m', ?, 384, ?, ?)", rows)  # fmt: skip
+    old.commit()
+    old.close()
+    old_size = path.stat().st_size
+
+    cache = EmbeddingCache(path)
+    found = cache.get_many("m", keys)
+    cache.close()
+    assert len(found) == 399 and keys[5] not in found, "the rotten row is still rejected"
+    for i in (0, 7, 399):
+        assert np.array_equal(found[keys[i]], vectors[i].astype(np.float16).astype(np.float32))
+    db = sqlite3.connect(path)
+    widths = dict(db.execute("SELECT length(vector), COUNT(*) FROM embeddings GROUP BY 1"))
+    db.close()
+    assert widths == {2 * 384: 399, 4 * 384: 1}
+    assert path.stat().st_size < 0.6 * old_size, (old_size, path.stat().st_size)
+    again = EmbeddingCache(path)
+    assert again.count("m") == 400 and len(again.get_many("m", keys)) == 399
+
+
+def test_the_cache_returns_what_it_stored_and_the_indexer_uses_that(tmp_path: Path) -> None:
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    keys = [text_hash("a"), text_hash("b")]
+    vectors = unit(2, 384).astype(np.float32)
+    stored = cache.put_many("m", dict(zip(keys, vectors, strict=True)))
+    read = cache.get_many("m", keys)
+    for key in keys:
+        assert stored[key].dtype == np.float32 and np.array_equal(stored[key], read[key])
+        assert not np.array_equal(stored[key], vectors[keys.index(key)]), "rounded to float16"
+
+
+def test_a_reader_that_read_an_old_manifest_follows_the_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codefind.store import vectors as vector_module
+
+    writer = VectorWriter(tmp_path, "m", 16, VectorIndex(None, None), state_id="s")
+    writer.add(np.arange(1, 6, dtype=np.uint64), unit(5, 16))
+    stale = writer.save(generation=1)
+    writer.add(np.arange(6, 9, dtype=np.uint64), unit(3, 16))
+    writer.save(generation=2)
+    (tmp_path / "vectors" / stale.file).unlink()  # as once no reader can want it
+    real = vector_module.read_manifest
+    answers = iter([stale])  # the manifest as read just before the writer replaced it
+
+    def racing(folder: Path, model_id: str, dim: int) -> object:
+        return next(answers, None) or real(folder, model_id, dim)
+
+    monkeypatch.setattr(vector_module, "read_manifest", racing)
+    index = vector_module.open_vector_index(tmp_path, "m", 16)
+    assert index.count == 8 and index.generation == 2
 
 
 # --- lock -----------------------------------------------------------------------------------
@@ -315,3 +406,48 @@ def test_second_writer_is_refused_and_a_dead_holder_releases(tmp_path: Path) -> 
         holder.join()
     with write_lock(tmp_path):  # the kernel released the dead process's lock
         assert lock_holder(tmp_path) == os.getpid()
+
+
+# --- the lexical index: deletes, and no second copy of the text ----------------------------------
+
+
+def test_deleted_chunks_leave_the_lexical_index_and_it_stays_sound(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "state.sqlite"
+    db = StateDB(path)
+    db.apply(
+        [
+            update("a.py", chunk("a.py", "parse_header", "def parse_header(raw): split lines")),
+            update("b.py", chunk("b.py", "render", "def render(page): template html")),
+        ],
+        [],
+    )
+    assert db.lexical_search(["header"], 5) != []
+    db.apply([update("a.py", chunk("a.py", "emit", "def emit(event): send"), content_id="c2")], [])
+    db.apply([], ["b.py"])
+    assert db.lexical_search(["header"], 5) == [] and db.lexical_search(["html"], 5) == []
+    assert db.document_frequencies(["header", "html", "emit"]) == {
+        "header": 0,
+        "html": 0,
+        "emit": 1,
+    }
+    [(cid, _)] = db.lexical_search(["event"], 5)
+    assert db.chunks([cid])[cid].chunk.symbol == "emit"
+    assert db.integrity_problem() is None
+    db.close()
+    raw = sqlite3.connect(path)
+    tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
+    raw.close()
+    assert not any(name.startswith("chunks_fts") for name in tables), "no FTS5 copy of the text"
+
+
+def test_a_state_made_by_another_tokenizer_is_refused_to_writers_only(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    db = StateDB(path)
+    db._db.execute("UPDATE meta SET value = 'other' WHERE key = 'tokens'")
+    db.close()
+    with pytest.raises(IndexFormatError) as info:
+        StateDB(path)
+    assert not info.value.newer and "another tokenizer" in info.value.message
+    StateDB(path, readonly=True).close()  # searching it as it is stays possible

@@ -187,7 +187,7 @@ def test_a_full_disk_while_indexing_keeps_the_index_and_says_so(
 # --- item 3: a damaged page heals ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("table", ["files", "chunks_fts_data"])
+@pytest.mark.parametrize("table", ["files", "lexicon"])
 def test_a_damaged_page_in_the_state_database_is_rebuilt(git_repo, table: str) -> None:  # type: ignore[no-untyped-def]
     repo = git_repo(FILES)
     _, first = run_json("index", cwd=repo)
@@ -296,7 +296,7 @@ def test_a_reader_that_met_damage_searches_again_once_a_writer_rebuilt_it(git_re
     repo = git_repo(FILES)
     run_json("index", cwd=repo)
     state = repo / ".git" / "codefind" / "state.sqlite"
-    damage_page(state, page_of(state, "chunks_fts_data"))
+    damage_page(state, page_of(state, "lexicon"))
     reader = Workspace.for_repository(repo, Settings())
     try:
         service = reader.search_service()

@@ -141,6 +141,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _quiet(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress on stderr (by default: a bar on a terminal, else a line every 10 s)",
+    )
+
+
 def _app_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="codefind",
@@ -165,6 +174,7 @@ def _build_parser() -> argparse.ArgumentParser:
     index = sub.add_parser("index", help="build or update the index; print a summary")
     index.add_argument("path", nargs="?", default=".")
     index.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _quiet(index)
     _common(index)
     index.set_defaults(handler=_cmd_index)
 
@@ -213,6 +223,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="search the index as it is, without updating it first",
     )
+    _quiet(search)
     _common(search)
     search.set_defaults(handler=_cmd_search)
 
@@ -282,7 +293,7 @@ def _workspace(path: str | Path, settings: Settings) -> Workspace:
 def _cmd_index(args: argparse.Namespace) -> int:
     settings = _settings(args)
     workspace = _workspace(existing_path(args.path), settings)
-    report = _run_index(workspace, wait=True)
+    report = _run_index(workspace, wait=True, quiet=args.quiet)
     if args.json:
         import json
 
@@ -294,13 +305,13 @@ def _cmd_index(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_index(workspace: Workspace, *, wait: bool) -> IndexReport:
+def _run_index(workspace: Workspace, *, wait: bool, quiet: bool = False) -> IndexReport:
     """``Workspace.update_index`` with a progress line on stderr; Ctrl-C keeps what was done."""
     import threading
 
     from codefind.cli.render import ProgressLine, ask_yes_no
 
-    progress = ProgressLine()
+    progress = ProgressLine(quiet=quiet)
     cancel = threading.Event()
 
     def waiting(pid: int | None) -> None:
@@ -387,7 +398,7 @@ def _search_in_process(
 
     if not args.no_update:
         try:
-            _run_index(workspace, wait=False)
+            _run_index(workspace, wait=False, quiet=args.quiet)
         except IndexLockedError as exc:
             say(f"{exc.message} Searching the index as it is.")
     filters = SearchFilters(

@@ -19,6 +19,7 @@ import json
 import re
 import sys
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
@@ -123,18 +124,45 @@ def write_report(report: IndexReport, out: TextIO) -> None:
         out.write(f"  note: {visible(note)}\n")
 
 
-class ProgressLine:
-    """A one-line progress bar on stderr, redrawn at most 10 times a second (TTY only)."""
+LOG_INTERVAL = 10.0
+"""Seconds between progress lines when stderr is not a terminal."""
+RATE_WINDOW = 30.0
+"""Seconds of recent progress the rate (and so the ETA) is computed from."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+
+class ProgressLine:
+    """Indexing progress on stderr, for a person at a terminal and for a log alike.
+
+    On a terminal: one bar, redrawn in place at most 10 times a second. Elsewhere (a CI job,
+    a script, ``2> log``) a redrawn line would be garbage, and silence for ten minutes looks
+    like a hang, so a plain line is written every ``interval`` seconds of the run (files,
+    chunks, rate, ETA); a run shorter than that prints nothing. ``quiet`` prints nothing.
+    Times are the indexer's own (``IndexProgress.elapsed``), so a replayed run prints the same.
+    """
+
+    def __init__(
+        self, stream: TextIO | None = None, *, quiet: bool = False, interval: float = LOG_INTERVAL
+    ) -> None:
         self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
+        self.tty = self.stream.isatty()
+        self.enabled = not quiet
+        self.interval = interval
+        self._rate = RecentRate()
+        self._files = 0
         self._last = 0.0
+        self._last_logged = 0.0
         self._shown = False
 
     def __call__(self, progress: IndexProgress) -> None:
         """Show ``progress`` (called by the indexer)."""
         if not self.enabled:
+            return
+        if progress.phase == "chunk":
+            self._files = max(self._files, progress.files)
+        if progress.phase == "embed":
+            self._rate.add(progress.elapsed, progress.done)
+        if not self.tty:
+            self._log(progress)
             return
         now = time.monotonic()
         if progress.phase != "done" and now - self._last < 0.1 and progress.done < progress.total:
@@ -143,9 +171,16 @@ class ProgressLine:
         if progress.phase == "done":
             self.clear()
             return
-        self.stream.write("\r\x1b[2K" + _progress_text(progress))
+        self.stream.write("\r\x1b[2K" + _progress_text(progress, self._rate))
         self.stream.flush()
         self._shown = True
+
+    def _log(self, progress: IndexProgress) -> None:
+        if progress.phase == "done" or progress.elapsed - self._last_logged < self.interval:
+            return
+        self._last_logged = progress.elapsed
+        self.stream.write(f"codefind: {_log_text(progress, self._rate, self._files)}\n")
+        self.stream.flush()
 
     def clear(self) -> None:
         """Remove the line (before printing anything else to stderr)."""
@@ -155,7 +190,67 @@ class ProgressLine:
             self._shown = False
 
 
-def _progress_text(p: IndexProgress) -> str:
+class RecentRate:
+    """Units per second over the last ``window`` seconds: the ETA follows today's pace.
+
+    The rate since the start would carry a slow start (loading the model, a busy minute)
+    for the rest of the run, and an ETA from it stays wrong long after the pace changed.
+    """
+
+    def __init__(self, window: float = RATE_WINDOW) -> None:
+        self.window = window
+        self._samples: deque[tuple[float, int]] = deque()
+
+    def add(self, seconds: float, done: int) -> None:
+        """Record that ``done`` units were finished ``seconds`` into the run."""
+        if self._samples and done < self._samples[-1][1]:
+            self._samples.clear()  # a new phase (or run) counts from zero again
+        self._samples.append((seconds, done))
+        while len(self._samples) > 2 and seconds - self._samples[1][0] >= self.window:
+            self._samples.popleft()
+
+    def per_second(self) -> float | None:
+        """The recent rate, or ``None`` before there are two samples apart in time."""
+        if len(self._samples) < 2:
+            return None
+        (t0, d0), (t1, d1) = self._samples[0], self._samples[-1]
+        return (d1 - d0) / (t1 - t0) if t1 > t0 and d1 > d0 else None
+
+    def eta(self, remaining: int) -> float | None:
+        """Seconds until ``remaining`` more units are done at the recent rate."""
+        rate = self.per_second()
+        return None if rate is None else remaining / rate
+
+
+def _duration(seconds: float) -> str:
+    """``42 s``, ``7 min 05 s``, ``2 h 03 min``."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+def _log_text(p: IndexProgress, rate: RecentRate, files: int) -> str:
+    """One plain progress line: what is being done, how far, how fast, how long still."""
+    name = _PHASE_NAMES.get(p.phase, p.phase).lower()
+    if p.phase == "chunk":
+        return f"{name}: {p.done:,}/{p.total:,} files, {_duration(p.elapsed)} so far"
+    if p.phase != "embed":
+        return f"{name}, {_duration(p.elapsed)} so far"
+    share = 100 * p.fraction
+    text = f"{name}: {p.done:,}/{p.total:,} chunks ({share:.0f}%)"
+    if files:
+        text += f" from {files:,} files read"
+    per_second = rate.per_second()
+    if per_second is not None:
+        eta = rate.eta(p.total - p.done) or 0.0
+        text += f", {per_second:.1f} chunks/s, ETA {_duration(eta)}"
+    return text + f", {_duration(p.elapsed)} so far"
+
+
+def _progress_text(p: IndexProgress, rate: RecentRate) -> str:
     name = _PHASE_NAMES.get(p.phase, p.phase)
     if p.total <= 1 and p.phase in ("walk", "save"):
         return f"{name}…"
@@ -163,10 +258,10 @@ def _progress_text(p: IndexProgress) -> str:
     filled = int(width * p.fraction)
     bar = "█" * filled + "░" * (width - filled)
     text = f"{name} {bar} {p.done}/{p.total}"
-    if p.phase == "embed" and p.done and p.elapsed > 0:
-        rate = p.done / max(p.elapsed, 1e-6)
-        eta = (p.total - p.done) / rate if rate > 0 else 0
-        text += f"  {rate:.0f} chunks/s  ETA {eta:.0f} s"
+    per_second = rate.per_second() if p.phase == "embed" else None
+    if per_second is not None:
+        eta = rate.eta(p.total - p.done) or 0.0
+        text += f"  {per_second:.0f} chunks/s  ETA {_duration(eta)}"
     return text
 
 

@@ -23,6 +23,13 @@ difference is a stand-in server variant in ``tests/fakeservers.py``):
   ``{"detail": ...}``: the server's own words are quoted, whatever the shape, and every
   failure becomes one message naming the server, the URL and the setting that fixes it.
 
+Several servers of one model (data-parallel GPUs, or machines) are driven as one: ``urls``
+adds servers to ``url``, and each request goes to the server with the fewest requests in
+flight, so a slower server gets fewer batches; ``max_concurrency`` is the number of batches in
+flight over all of them (the indexer keeps that many batches going). A router in front of
+the servers (``sglang-router``, or SGLang's own ``--dp-size``) needs only ``url`` and a
+``max_concurrency`` of a few per GPU. ``benchmarks/bench_servers.py`` measured the curve.
+
 Retries and timeouts (``_remote.call_with_retries``: the ``openai`` client's own retries are
 off), the check of every vector (``base.vector_problem``) and matching answers to inputs by
 ``index`` (``_remote.in_input_order``) are the same code as every remote backend's. The
@@ -35,7 +42,7 @@ import functools
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -331,7 +338,8 @@ class ServerEmbedder(Embedder):
         max_batch_tokens: Estimated tokens per request; keeps requests short enough to be
             answered well within ``timeout``.
         max_tokens: The input limit inputs are cut to (by an estimate) before sending.
-        max_concurrency: Requests in flight at once, across all callers.
+        max_concurrency: Requests in flight at once, across all callers and servers.
+        urls: More servers of the same model; requests go to the least busy one.
         sleep: How to wait between attempts (tests pass a recorder).
     """
 
@@ -352,11 +360,14 @@ class ServerEmbedder(Embedder):
         max_batch_tokens: int = 32768,
         max_tokens: int = 8192,
         max_concurrency: int = 4,
+        urls: Sequence[str] = (),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.url = url.rstrip("/")
-        self.endpoint = self.url
-        self.remote = not is_this_machine(self.url)  # code sent elsewhere needs consent
+        self.urls = server_urls(self.url, urls) or (self.url,)
+        # Code sent to any server elsewhere needs consent, for every one of them.
+        self.endpoint = ", ".join(self.urls)
+        self.remote = not all(is_this_machine(u) for u in self.urls)
         self.model = model
         self.profile = profile
         self.timeout = timeout
@@ -365,15 +376,22 @@ class ServerEmbedder(Embedder):
         self.max_batch_tokens = max_batch_tokens
         self.max_tokens = max_tokens
         self.max_concurrency = max_concurrency
-        self._http = ServerClient(
-            self.url,
-            api_key,
-            profile=profile,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            retry=retry or RetryPolicy(),
-            sleep=sleep,
-        )
+        self._servers = [
+            ServerClient(
+                server,
+                api_key,
+                profile=profile,
+                timeout=timeout,
+                connect_timeout=connect_timeout,
+                retry=retry or RetryPolicy(),
+                sleep=sleep,
+            )
+            for server in self.urls
+        ]
+        self._http = self._servers[0]  # the one asked about the model and its limits
+        self._in_flight = [0] * len(self._servers)
+        self._turn = 0
+        self._pick = threading.Lock()
         self._slots = RequestSlots(max_concurrency)
         self._limits = threading.Lock()
 
@@ -407,7 +425,8 @@ class ServerEmbedder(Embedder):
     def close(self) -> None:
         """Close connections and worker threads."""
         self._slots.close()
-        self._http.close()
+        for server in self._servers:
+            server.close()
 
     def _embed(self, texts: list[str], *, query: bool) -> Vectors:
         timeout = self.query_timeout if query else self.timeout
@@ -471,8 +490,23 @@ class ServerEmbedder(Embedder):
             response = client.embeddings.create(model=self.model, input=inputs)
             return self._check(response, len(inputs))
 
-        vectors: Vectors = self._http.call(send, "the embedding request", timeout)
+        chosen = self._take_server()
+        try:
+            vectors: Vectors = self._servers[chosen].call(send, "the embedding request", timeout)
+        finally:
+            with self._pick:
+                self._in_flight[chosen] -= 1
         return vectors
+
+    def _take_server(self) -> int:
+        """The server with the fewest requests in flight (taking turns among equals)."""
+        with self._pick:
+            count = len(self._servers)
+            order = [(self._turn + i) % count for i in range(count)]
+            chosen = min(order, key=self._in_flight.__getitem__)
+            self._in_flight[chosen] += 1
+            self._turn = (chosen + 1) % count
+            return chosen
 
     def _check(self, response: Any, count: int) -> Vectors:
         """The response's vectors in input order, or an error saying what is wrong."""
@@ -511,3 +545,12 @@ class ServerEmbedder(Embedder):
                 f"needs at least {MIN_CONTEXT_TOKENS} to embed code. Check "
                 f"{self.profile.context_setting}."
             )
+
+
+def server_urls(url: str, more: Sequence[str] | str) -> tuple[str, ...]:
+    """``url`` and the further servers (a sequence, or one string separated by commas or
+    spaces), each once, without trailing slashes, ``url`` first."""
+    if isinstance(more, str):
+        more = more.replace(",", " ").split()
+    found = [u.strip().rstrip("/") for u in (url, *more)]
+    return tuple(dict.fromkeys(u for u in found if u))

@@ -5,6 +5,9 @@ vector), survives branch switches, and makes a killed indexing run resumable: ea
 committed as soon as the model returns it, and the next run embeds only what is missing.
 Vectors are stored at the model's native dimension; smaller Matryoshka dimensions are derived
 from them (``embeddings.base.truncate``), so changing dimension never calls a model again.
+They are stored as float16, half the bytes of float32 and exactly what the vector indexes hold
+(``vectors.DTYPE``): the rounding costs nothing that the index had not already cost
+(``benchmarks/RESULTS.md``, "Index size on disk"). A cache of float32 rows is converted on open.
 
 A bad vector must not be served for good, so every row carries a CRC-32 of its model, key and
 bytes, and ``get_many`` returns only vectors that pass it and are finite unit vectors; the
@@ -22,7 +25,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +34,11 @@ from codefind.errors import IndexCorruptError
 from codefind.store.failures import is_corruption, os_failure, sqlite_failure
 
 Vectors = npt.NDArray[np.float32]
+
+STORED = np.dtype(np.float16)
+"""How a vector is kept: float16, little-endian (the vector indexes hold float16 too)."""
+_LAYOUT = 1
+"""``PRAGMA user_version`` of a cache whose rows are all float16 (0: float32 rows may remain)."""
 
 # A rowid table, not WITHOUT ROWID: a row is a 1.5 KB vector (384 float32) or more, and a
 # WITHOUT ROWID table keeps at most ~1 KB of a row in its 4 KB page and spills the rest into
@@ -50,7 +58,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS embeddings_by_key ON embeddings (model, text_h
 _OLD_TABLE = "vectors"
 _BATCH = 500  # SQLite's default limit on bound parameters is 999
 NORM_TOLERANCE = 1e-3
-"""How far from 1 a cached vector's length may be (float32 rounding is ~1e-7)."""
+"""How far from 1 a cached vector's length may be (float16 rounding moves it by ~1e-4 at most,
+float32 by ~1e-7)."""
 WHAT = "embedding cache"
 
 _P = ParamSpec("_P")
@@ -178,23 +187,31 @@ class EmbeddingCache:
         return [h for h in wanted if h not in present]
 
     @_healing
-    def put_many(self, model: str, vectors: Mapping[bytes, Vectors]) -> None:
+    def put_many(self, model: str, vectors: Mapping[bytes, Vectors]) -> dict[bytes, Vectors]:
         """Store vectors (committed before returning: this is the resume point).
 
         Only finite unit vectors are kept: anything else (a blank text's zero row) would be
         rejected when read, so it is not worth a row.
+
+        Returns:
+            Every vector as stored (rounded to float16), the kept ones and the others alike:
+            what ``get_many`` will return, so an index built now equals one rebuilt later.
         """
         rows = []
+        stored: dict[bytes, Vectors] = {}
         for key, vec in vectors.items():
-            blob = np.ascontiguousarray(vec, dtype=np.float32).tobytes()
-            if _intact(model, key, int(vec.shape[0]), blob, None) is not None:
+            blob = np.ascontiguousarray(vec, dtype=STORED.newbyteorder("<")).tobytes()
+            vector = _intact(model, key, int(vec.shape[0]), blob, None)
+            if vector is not None:
                 rows.append((model, key, int(vec.shape[0]), blob, _crc(model, key, blob)))
+            stored[key] = _decode(blob, STORED) if vector is None else vector
         with self._db:
             self._db.executemany(
                 "INSERT OR REPLACE INTO embeddings (model, text_hash, dim, vector, crc) "
                 "VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
+        return stored
 
     @_healing
     def count(self, model: str | None = None) -> int:
@@ -216,6 +233,7 @@ def _migrate(db: sqlite3.Connection) -> None:
     """Bring an older cache file to this layout (once; cheap when there is nothing to do)."""
     _move_old_table(db)
     _add_crc_column(db)
+    _to_float16(db)
 
 
 def _move_old_table(db: sqlite3.Connection) -> None:
@@ -257,6 +275,52 @@ def _add_crc_column(db: sqlite3.Connection) -> None:
         raise
 
 
+def _to_float16(db: sqlite3.Connection) -> None:
+    """Rewrite float32 rows as float16, then give the space back (once per cache file).
+
+    A row whose checksum fails stays as it is, so that it is still rejected (and embedded
+    again) rather than given a checksum it never had. Like ``_move_old_table``, the write
+    lock makes one of two processes opening an old cache do the work.
+    """
+    if _layout(db) >= _LAYOUT:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if _layout(db) < _LAYOUT:
+            last = 0
+            while rows := db.execute(
+                "SELECT id, model, text_hash, dim, vector, crc FROM embeddings "
+                "WHERE id > ? AND length(vector) = 4 * dim ORDER BY id LIMIT 2000",
+                (last,),
+            ).fetchall():
+                db.executemany(
+                    "UPDATE embeddings SET vector = ?, crc = ? WHERE id = ?", _halved(rows)
+                )
+                last = int(rows[-1][0])
+            db.execute(f"PRAGMA user_version = {_LAYOUT}")
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    with contextlib.suppress(sqlite3.OperationalError):  # busy: the file just stays larger
+        db.execute("VACUUM")
+
+
+def _halved(rows: Iterable[tuple[int, str, bytes, int, bytes, int | None]]) -> list[Any]:
+    """(float16 blob, its checksum, id) for each float32 row that is intact."""
+    out = []
+    for cid, model, key, dim, blob, crc in rows:
+        vector = _intact(model, bytes(key), int(dim), bytes(blob), crc)
+        if vector is not None:
+            half = vector.astype(STORED.newbyteorder("<")).tobytes()
+            out.append((half, _crc(model, bytes(key), half), cid))
+    return out
+
+
+def _layout(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
 def _has_crc(db: sqlite3.Connection) -> bool:
     return any(row[1] == "crc" for row in db.execute("PRAGMA table_info(embeddings)"))
 
@@ -274,14 +338,22 @@ def _crc(model: str, key: bytes, blob: bytes) -> int:
 
 
 def _intact(model: str, key: bytes, dim: int, blob: bytes, crc: int | None) -> Vectors | None:
-    """The row's vector if it is whole, matches its checksum and is a finite unit vector."""
-    if dim <= 0 or len(blob) != 4 * dim:
+    """The row's vector (as float32) if it is whole, matches its checksum and is a finite unit
+    vector. Rows are float16 (2 bytes a dimension) or, before ``_to_float16``, float32."""
+    widths: dict[int, np.dtype[Any]] = {2 * dim: STORED, 4 * dim: np.dtype(np.float32)}
+    width = widths.get(len(blob)) if dim > 0 else None
+    if width is None:
         return None
     if crc is not None and crc != _crc(model, key, blob):
         return None
-    vector = np.frombuffer(blob, dtype=np.float32)
+    vector = _decode(blob, width)
     if not np.isfinite(vector).all():
         return None
     if abs(float(np.linalg.norm(vector)) - 1.0) > NORM_TOLERANCE:
         return None
     return vector
+
+
+def _decode(blob: bytes, dtype: np.dtype[Any]) -> Vectors:
+    """A stored little-endian row as a float32 vector."""
+    return np.frombuffer(blob, dtype=dtype.newbyteorder("<")).astype(np.float32)

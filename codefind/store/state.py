@@ -1,8 +1,9 @@
-"""The per-checkout state database: files, chunks and the lexical (FTS5) index, in SQLite.
+"""The per-checkout state database: files, chunks and the lexical (BM25) index, in SQLite.
 
 This database is the source of truth for what is indexed. Files and their chunks change in
-one transaction, together with the BM25 index over their tokens, so lexical search always
-sees whole files. Vector indexes are derived from it (see ``vectors.py``) and record the
+one transaction, together with the BM25 index over their tokens (``lexicon.py``: postings
+scored with numpy, FTS5's scores without FTS5's per-row cost), so lexical search always sees
+whole files. Vector indexes are derived from it (see ``vectors.py``) and record the
 ``generation`` they were synced to; every transaction that changes chunks bumps it. A random
 ``state_id``, made when the database is created, names this database in each vector manifest:
 a state rebuilt from scratch numbers its chunks from 1 again, so vectors of an earlier state
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import secrets
 import sqlite3
@@ -42,14 +44,13 @@ from codefind.models import (
     SymbolDef,
 )
 from codefind.store.failures import (
-    SQLITE_ERROR,
-    is_corruption,
     os_failure,
-    sqlite_code,
     sqlite_failure,
 )
+from codefind.store.lexicon import SCHEMA as LEXICON_SCHEMA
+from codefind.store.lexicon import Lexicon
 
-STATE_FORMAT = 2
+STATE_FORMAT = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -87,17 +88,14 @@ CREATE TABLE IF NOT EXISTS symbols (
 CREATE INDEX IF NOT EXISTS symbols_by_key ON symbols (key);
 CREATE INDEX IF NOT EXISTS symbols_by_chunk ON symbols (chunk_id);
 CREATE INDEX IF NOT EXISTS symbols_by_container ON symbols (container_key);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    symbol, path, body, tokenize = 'porter unicode61 remove_diacritics 2'
-);
 """
-# BM25 column weights: a match in the definition's name counts most, then the file path.
-_BM25_WEIGHTS = (4.0, 1.5, 1.0)
+# The meta key ``tokens`` records a fingerprint of ``lexical.tokens``: a writer that finds
+# another one rebuilds the database, since its postings were made from other tokens.
+_TOKENS_PROBE = "parseHTTPResponse snake_case_name Größe 日本語 x2 __init__ a.b/c-d 'q' 3.14"
 # Query tokens found in more than this share of chunks are not searched for (see
 # ``StateDB.informative_terms``); measured with ``benchmarks/bench_index.py`` and ``quality.py``.
 COMMON_TERM_SHARE = 0.2
 COMMON_TERM_FLOOR = 200  # below this many chunks a token is cheap, whatever its share
-_TIE_ROOM = 32  # extra rows fetched so that ties at the cut-off are all kept
 BUSY_TIMEOUT = 30.0
 """Seconds to wait for a lock another program holds on the database before saying so."""
 WHAT = "index database"
@@ -199,11 +197,14 @@ class StateDB:
             if not (readonly or immutable):
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.executescript(_SCHEMA)
+                self._db.executescript(_SCHEMA + LEXICON_SCHEMA)
                 self._init_meta()
             self._check_format()
+            if not (readonly or immutable):
+                self._check_tokens()
             self.state_id = self._meta("state_id") or ""
             """Made at random with the database: which state a vector index belongs to."""
+            self._lexicon = Lexicon(self._db, str(path))
         except sqlite3.Error as exc:
             self._db.close()
             raise sqlite_failure(exc, path, WHAT) from exc
@@ -391,7 +392,9 @@ class StateDB:
     ) -> list[tuple[int, float]]:
         """BM25 search over chunk tokens: (chunk id, score) best first, score > 0.
 
-        ``limit`` rows, plus any that tie with the last of them.
+        ``limit`` rows, plus any that tie with the last of them: which of them a cut would
+        drop depends on chunk ids, i.e. on indexing history, and a re-built index must rank
+        the same (benchmarks/stress.py compares the two).
 
         Any query token may match (OR); BM25 rewards chunks that match more and rarer ones.
         Tokens found in no chunk, and very common ones (see ``informative_terms``), are left
@@ -400,41 +403,21 @@ class StateDB:
         terms = self.informative_terms(query_tokens)
         if not terms or limit <= 0:
             return []
-        match = " OR ".join(_fts_phrase(t) for t in terms)
-        weights = ", ".join(str(w) for w in _BM25_WEIGHTS)
-        sql = f"SELECT rowid, -bm25(chunks_fts, {weights}) AS score FROM chunks_fts WHERE chunks_fts MATCH ?"
-        params: list[object] = [match]
-        if allowed is not None:  # a JSON array, not a TEMP table: readers never write
-            sql += " AND rowid IN (SELECT value FROM json_each(?))"
-            params.append(json.dumps([int(i) for i in allowed]))
-        sql += " ORDER BY score DESC LIMIT ?"
-        params.append(limit + _TIE_ROOM)
-        try:
-            rows = self._db.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:
-            if sqlite_code(exc) != SQLITE_ERROR:
-                raise
-            return []  # a query FTS5 cannot parse finds nothing rather than failing
-        if len(rows) > limit:
-            # Chunks that tie with the last one kept stay in: which of them LIMIT would cut
-            # depends on chunk ids, i.e. on indexing history, and a re-built index must
-            # rank the same (benchmarks/stress.py compares the two).
-            last = rows[limit - 1][1]
-            rows = rows[:limit] + [row for row in rows[limit:] if row[1] >= last]
-        return [(int(cid), float(score)) for cid, score in rows]
+        return self._lexicon.search(self._lexicon.stems(terms), limit, allowed)
 
     @_guarded
     def informative_terms(self, query_tokens: Sequence[str]) -> list[str]:
-        """The query tokens worth asking FTS5 for, in query order.
+        """The query tokens worth scoring, in query order.
 
-        FTS5 scores every chunk that matches any token, so one common token ("self",
-        "return", "value") makes a query cost as much as a scan of the index (at 20k chunks,
-        10 ms p50 and 28 ms p95 for lexical search alone). A token in more than
-        ``COMMON_TERM_SHARE`` of the chunks (and more than ``COMMON_TERM_FLOOR``) adds little
-        to BM25 (its IDF is under 1.4, against 7 to 11 for the tokens that find things), so
-        it is dropped, unless every token is that common: then the two rarest stay. Tokens
-        in no chunk are dropped too. Measured on the evaluation sets, 20% leaves MRR@10 as it
-        was (5% cost 0.05 on CoSQA and ODEX: moderately common words do help).
+        A token in more than ``COMMON_TERM_SHARE`` of the chunks (and more than
+        ``COMMON_TERM_FLOOR``) adds little to BM25 (its IDF is under 1.4, against 7 to 11 for
+        the tokens that find things), so it is dropped, unless every token is that common:
+        then the two rarest stay. Tokens in no chunk are dropped too. Measured on the
+        evaluation sets, 20% leaves MRR@10 as it was (5% cost 0.05 on CoSQA and ODEX:
+        moderately common words do help). The cut was made for FTS5, which scored every
+        chunk with any query token row by row (a common word cost a scan of the index); the
+        numpy postings (``lexicon.py``) would not need it, and it stays so that rankings stay
+        what they were measured to be.
         """
         self._sync_statistics()
         frequencies = self._document_frequencies(query_tokens)
@@ -464,23 +447,15 @@ class StateDB:
         generation = self.generation
         if generation != self._statistics_generation:
             self._frequencies.clear()
-            self._chunk_count = self.counts()[1]  # COUNT(*) scans an index: once per change
+            self._lexicon.forget()
+            self._chunk_count = self._lexicon.statistics().count
             self._statistics_generation = generation
 
     def _document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
         """Chunks containing each term (cached: typing repeats terms; see ``_sync_statistics``)."""
-        for term in terms:
-            if term not in self._frequencies:
-                try:
-                    row = self._db.execute(
-                        "SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
-                        (_fts_phrase(term),),
-                    ).fetchone()
-                except sqlite3.OperationalError as exc:
-                    if sqlite_code(exc) != SQLITE_ERROR:
-                        raise
-                    row = (0,)  # FTS5 cannot parse it: it matches nothing
-                self._frequencies[term] = int(row[0])
+        new = [t for t in dict.fromkeys(terms) if t not in self._frequencies]
+        for term, stems in zip(new, self._lexicon.stems(new), strict=True):
+            self._frequencies[term] = self._lexicon.frequency(stems)
         return {t: self._frequencies[t] for t in terms}
 
     # --- writing -----------------------------------------------------------------------
@@ -497,9 +472,12 @@ class StateDB:
         with self._transaction():
             for path in [*removed, *(u.file.path for u in updates)]:
                 dropped += self._delete_file(path)
+            rows: list[tuple[int, str, str, str]] = []
             for update in updates:
-                new_ids.extend(self._insert_file(update))
+                new_ids.extend(self._insert_file(update, rows))
+            self._lexicon.add(rows)
             if dropped or new_ids:
+                self._lexicon.maintain()
                 self._bump_generation()
         return new_ids, dropped
 
@@ -514,21 +492,17 @@ class StateDB:
 
     @_guarded
     def integrity_problem(self) -> str | None:
-        """What SQLite's and FTS5's integrity checks find wrong, or ``None`` (reads it all)."""
+        """What SQLite's and the lexical index's checks find wrong, or ``None`` (reads it all)."""
         found = [str(row[0]) for row in self._db.execute("PRAGMA integrity_check")]
         if found != ["ok"]:
             return "; ".join(found)[:300]
-        try:
-            self._db.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('integrity-check')")
-        except sqlite3.DatabaseError as exc:
-            if not is_corruption(exc):
-                raise
-            return str(exc)
-        return None
+        return self._lexicon.integrity_problem()
 
     def close(self) -> None:
         """Close the connection."""
         self._db.close()
+        if hasattr(self, "_lexicon"):
+            self._lexicon.close()
 
     # --- internals ---------------------------------------------------------------------
 
@@ -547,13 +521,17 @@ class StateDB:
     def _delete_file(self, path: str) -> int:
         ids = [row[0] for row in self._db.execute("SELECT id FROM chunks WHERE path = ?", (path,))]
         if ids:
-            self._db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", ((i,) for i in ids))
+            self._lexicon.remove(ids)
             self._db.executemany("DELETE FROM symbols WHERE chunk_id = ?", ((i,) for i in ids))
             self._db.execute("DELETE FROM chunks WHERE path = ?", (path,))
         self._db.execute("DELETE FROM files WHERE path = ?", (path,))
         return len(ids)
 
-    def _insert_file(self, update: FileUpdate) -> list[int]:
+    def _insert_file(
+        self, update: FileUpdate, lexical: list[tuple[int, str, str, str]]
+    ) -> list[int]:
+        """Insert the file and its chunks; each chunk's (id, symbol, path, body) tokens are
+        appended to ``lexical`` for the BM25 index."""
         f = update.file
         self._db.execute(
             "INSERT INTO files (path, content_id, size, mtime_ns, skip) VALUES (?, ?, ?, ?, ?)",
@@ -581,9 +559,8 @@ class StateDB:
             cid = int(cursor.lastrowid or 0)
             for defined in chunk.defines:
                 self._insert_symbol(cid, defined)
-            self._db.execute(
-                "INSERT INTO chunks_fts (rowid, symbol, path, body) VALUES (?, ?, ?, ?)",
-                (cid, " ".join(tokens(chunk.symbol)), path_tokens, " ".join(tokens(chunk.text))),
+            lexical.append(
+                (cid, " ".join(tokens(chunk.symbol)), path_tokens, " ".join(tokens(chunk.text)))
             )
             ids.append(cid)
         return ids
@@ -640,6 +617,23 @@ class StateDB:
                 newer=newer,
             )
 
+    def _check_tokens(self) -> None:
+        """Refuse (as an outdated format, so a writer rebuilds) a database whose postings were
+        made by another ``lexical.tokens``: queries would be tokenized otherwise."""
+        found = self._meta("tokens")
+        if found is None:
+            with self._transaction():
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('tokens', ?)",
+                    (_tokens_fingerprint(),),
+                )
+        elif found != _tokens_fingerprint():
+            raise IndexFormatError(
+                f"The index at {self.path.parent} was made with another tokenizer. "
+                "Run `codefind index` to rebuild it.",
+                newer=False,
+            )
+
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
@@ -650,9 +644,10 @@ class StateDB:
         )
 
 
-def _fts_phrase(term: str) -> str:
-    """A token as an FTS5 phrase: quoted, so no token is read as query syntax."""
-    return '"' + term.replace('"', '""') + '"'
+@functools.cache
+def _tokens_fingerprint() -> str:
+    """What ``lexical.tokens`` makes of a probe: changes when the tokenizer does."""
+    return hashlib.blake2b(" ".join(tokens(_TOKENS_PROBE)).encode(), digest_size=8).hexdigest()
 
 
 _CHUNK_COLUMNS = (

@@ -10,9 +10,11 @@ A new version is written to a new data file (temp file, fsync, rename), then the
 replaced; the manifest rename is the commit point. Readers follow the manifest and memory-map
 the file it names, so a reader never sees a half-written index, and a process that still has
 an older file mapped keeps working (its file is unlinked, not rewritten: USearch's own
-in-place ``save`` would crash such a reader with SIGBUS). The previous data file is kept until
-the next save, for a reader that has read the manifest but not yet opened the file; a reader
-that still finds its file gone reads the manifest again (``open_vector_index``).
+in-place ``save`` would crash such a reader with SIGBUS). The previous data file is kept for
+a reader that has read the manifest but not yet opened the file (a reader that still finds
+its file gone reads the manifest again, ``open_vector_index``): until the next save, or until
+a writer opens the index ``STALE_SECONDS`` after the switch, when no reader can still be on
+its way to it. Without that, every index would take twice its size on disk between runs.
 
 Keys are chunk ids from the state database, so an index is only valid for the database it was
 built for: the manifest records that database's random ``state_id``. ``generation`` records
@@ -27,6 +29,7 @@ import errno
 import json
 import os
 import re
+import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -47,6 +50,9 @@ EXPANSION_ADD = (
     64  # measured: ~30% faster builds than USearch's 128, recall kept by exact search below
 )
 EXACT_SEARCH_LIMIT = 8_000_000  # count * dim up to which search is brute force (~4 ms at 20k x 384)
+STALE_SECONDS = 60.0
+"""After this long since a manifest was replaced, its previous data file has no reader left
+on its way to it; a writer that opens the index then removes it."""
 OPEN_ATTEMPTS = 5
 """Manifests a reader follows when each names a file that a writer has just replaced."""
 
@@ -145,6 +151,8 @@ def open_vector_index(
         IndexStoreError: It cannot be read (an I/O error): nothing to rebuild.
     """
     manifest = read_manifest(folder, model_id, dim)
+    if verify and manifest is not None:
+        _remove_stale_files(folder / "vectors", slug(model_id, dim), manifest.file)
     for _ in range(OPEN_ATTEMPTS):
         if manifest is None:
             return VectorIndex(None, None)
@@ -312,6 +320,16 @@ def _reserve(path: Path, size: int) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def _remove_stale_files(vector_dir: Path, name: str, current: str) -> None:
+    """Remove the data files other than ``current`` once the manifest is old enough."""
+    try:
+        age = time.time() - (vector_dir / f"{name}.json").stat().st_mtime
+    except OSError:
+        return
+    if age >= STALE_SECONDS:
+        _remove_old_files(vector_dir, name, keep={current})
 
 
 def _current_file(vector_dir: Path, name: str) -> str | None:

@@ -40,6 +40,7 @@ from codefind.embeddings._server import (
     ServerClient,
     ServerEmbedder,
     ServerProfile,
+    server_urls,
 )
 from codefind.embeddings.base import Backend, Dimensions, Reranker
 from codefind.errors import BackendError, ConfigError
@@ -198,11 +199,12 @@ class SGLangEmbedder(ServerEmbedder):
         retry: RetryPolicy | None = None,
         batch_size: int = 32,
         max_batch_tokens: int = 32768,
-        max_concurrency: int = 4,
+        max_concurrency: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(
             url=settings.url,
+            urls=server_urls(settings.url, settings.urls),
             api_key=settings.api_key,
             model=settings.model,
             profile=PROFILE,
@@ -213,7 +215,9 @@ class SGLangEmbedder(ServerEmbedder):
             batch_size=batch_size,
             max_batch_tokens=max_batch_tokens,
             max_tokens=DEFAULT_CONTEXT_TOKENS,
-            max_concurrency=max_concurrency,
+            max_concurrency=settings.max_concurrency
+            if max_concurrency is None
+            else max_concurrency,
             sleep=sleep,
         )
         self.settings = settings

@@ -1,0 +1,150 @@
+"""The BM25 index outside FTS5 (``store/lexicon.py``): the scores are FTS5's own, bit for bit,
+through inserts, deletes and segment merges; damage is found; an index of many segments
+answers as one of a single segment."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from codefind.chunking import chunk_file
+from codefind.errors import IndexCorruptError
+from codefind.lexical import query_tokens, tokens
+from codefind.models import Chunk, SourceFile
+from codefind.store.cache import text_hash
+from codefind.store.lexicon import MERGE_FACTOR, TOKENIZER
+from codefind.store.state import FileUpdate, StateDB
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+MODULES = ["textwrap", "shlex", "fnmatch", "glob", "csv", "gettext", "calendar", "netrc",
+           "tabnanny", "pprint", "sched", "colorsys", "bisect", "heapq", "queue", "graphlib"]  # fmt: skip
+QUERIES = [
+    "wrap text into lines of a given width",
+    "split a shell command line",
+    "match file names against a pattern",
+    "read rows from a csv file",
+    "translate messages gettext catalog",
+    "leap year calendar month",
+    "priority queue heap push pop",
+    "topological sort of a graph",
+    "return the value",
+    "self",
+]
+
+
+def update(name: str, version: int = 0, folder: str = "lib") -> FileUpdate:
+    text = (STDLIB / f"{name}.py").read_text(encoding="utf-8")
+    if version:
+        text += f"\n\ndef added_in_version_{version}():\n    return 'changed {version}'\n"
+    chunks: list[Chunk] = chunk_file(f"{folder}/{name}.py", text)
+    return FileUpdate(
+        SourceFile(f"{folder}/{name}.py", f"{name}-{version}", len(text)),
+        [(c, text_hash(c.text)) for c in chunks],
+    )
+
+
+def fts5_reference(db: StateDB) -> sqlite3.Connection:
+    """FTS5 over the same chunks, as codefind's state held it before (format 2)."""
+    ref = sqlite3.connect(":memory:")
+    ref.execute(
+        f"CREATE VIRTUAL TABLE fts USING fts5(symbol, path, body, tokenize = '{TOKENIZER}')"
+    )
+    for stored in db.iter_chunks():
+        c = stored.chunk
+        ref.execute(
+            "INSERT INTO fts (rowid, symbol, path, body) VALUES (?, ?, ?, ?)",
+            (stored.id, " ".join(tokens(c.symbol)), " ".join(tokens(c.path)), " ".join(tokens(c.text))),
+        )  # fmt: skip
+    return ref
+
+
+def fts5_search(ref: sqlite3.Connection, terms: list[str], limit: int) -> list[tuple[int, float]]:
+    match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    rows = ref.execute(
+        "SELECT rowid, -bm25(fts, 4.0, 1.5, 1.0) AS score FROM fts WHERE fts MATCH ? "
+        "ORDER BY score DESC, rowid",
+        (match,),
+    ).fetchall()
+    if len(rows) > limit:
+        last = rows[limit - 1][1]
+        rows = [row for row in rows if row[1] >= last]
+    return [(int(cid), float(score)) for cid, score in rows]
+
+
+def assert_same_as_fts5(db: StateDB) -> None:
+    ref = fts5_reference(db)
+    for query in QUERIES:
+        terms = db.informative_terms(query_tokens(query))
+        assert terms, query
+        mine = db.lexical_search(query_tokens(query), 20)
+        assert mine == fts5_search(ref, terms, 20), query
+        for term in terms:
+            count = ref.execute(
+                "SELECT COUNT(*) FROM fts WHERE fts MATCH ?", ('"' + term + '"',)
+            ).fetchone()[0]
+            assert db.document_frequencies([term]) == {term: count}
+    ref.close()
+
+
+def test_scores_equal_fts5_bit_for_bit_through_updates_and_merges(tmp_path: Path) -> None:
+    db = StateDB(tmp_path / "state.sqlite")
+    for name in MODULES:  # one transaction each: many small segments, merged as they come
+        db.apply([update(name)], [])
+    assert_same_as_fts5(db)
+    rng = random.Random(7)
+    for version in range(1, 4):  # files change and go: dead postings, then merges drop them
+        changed = rng.sample(MODULES, 5)
+        db.apply([update(name, version) for name in changed], [f"lib/{MODULES[version]}.py"])
+        assert_same_as_fts5(db)
+    segments = db._db.execute("SELECT COUNT(*) FROM lexicon_segments").fetchone()[0]
+    assert segments < len(MODULES) + 3, "segments are merged"
+    assert db.integrity_problem() is None
+    db.close()
+
+
+def test_many_segments_answer_like_one(tmp_path: Path) -> None:
+    together = StateDB(tmp_path / "one.sqlite")
+    together.apply([update(name) for name in MODULES], [])
+    apart = StateDB(tmp_path / "many.sqlite")
+    for name in MODULES:
+        apart.apply([update(name)], [])
+    assert apart._db.execute("SELECT COUNT(*) FROM lexicon_segments").fetchone()[0] > 1
+    assert together._db.execute("SELECT COUNT(*) FROM lexicon_segments").fetchone()[0] == 1
+    for query in QUERIES:
+        found = [db.lexical_search(query_tokens(query), 20) for db in (together, apart)]
+        places = [
+            [(db.chunks([cid])[cid].chunk.path, db.chunks([cid])[cid].chunk.start_line, score)
+             for cid, score in hits]
+            for db, hits in zip((together, apart), found, strict=True)
+        ]  # fmt: skip
+        assert places[0] == places[1], query
+
+
+def test_dead_postings_go_once_they_are_half_and_like_sizes_merge(tmp_path: Path) -> None:
+    db = StateDB(tmp_path / "state.sqlite")
+    for version in (1, 2, 3):  # the same file replaced: the third run finds 2/3 of it dead
+        db.apply([update(MODULES[0], version)], [])
+    rows = db._db.execute("SELECT segment, postings FROM lexicon_segments").fetchall()
+    live = db._db.execute("SELECT SUM(terms) FROM lexicon_docs").fetchone()[0]
+    assert len(rows) == 1 and rows[0][1] == live, "one segment, without the replaced chunks"
+    assert db.lexical_search(["addedinversion3"], 5)
+    assert not db.lexical_search(["addedinversion1"], 5)
+    for copy in range(MERGE_FACTOR - 1):  # with the first, four segments of one size: merged
+        db.apply([update(MODULES[0], folder=f"copy{copy}")], [])
+    assert db._db.execute("SELECT COUNT(*) FROM lexicon_segments").fetchone()[0] == 1
+
+
+def test_damaged_postings_are_found(tmp_path: Path) -> None:
+    db = StateDB(tmp_path / "state.sqlite")
+    db.apply([update("textwrap")], [])
+    db._db.execute("UPDATE lexicon SET weights = x'00' WHERE term = 'wrap'")
+    problem = db.integrity_problem()
+    assert problem and "damaged" in problem
+    db.close()
+    reader = StateDB(tmp_path / "state.sqlite", readonly=True)
+    with pytest.raises(IndexCorruptError, match=r"lexical index .* is damaged"):
+        reader.lexical_search(["wrap"], 5)
