@@ -8,8 +8,30 @@ the only place that parses code: ``codefind.mining`` reads doc comments through
 
 from __future__ import annotations
 
-from codefind.chunking.chunker import MAX_CHUNK_CHARS, OVERLAP_LINES, chunk_file, embedding_text
+from typing import TYPE_CHECKING, Any
+
 from codefind.chunking.languages import SYNTAX_LANGUAGES, detect_language
+
+if TYPE_CHECKING:
+    from codefind.chunking.chunker import (
+        MAX_CHUNK_CHARS,
+        OVERLAP_LINES,
+        chunk_file,
+        embedding_text,
+    )
+
+_FROM_CHUNKER = frozenset({"MAX_CHUNK_CHARS", "OVERLAP_LINES", "chunk_file", "embedding_text"})
+
+
+def __getattr__(name: str) -> Any:
+    """The chunker's names, imported on first use: it loads tree-sitter and its grammars,
+    which ``codefind search --lang`` (it only needs ``languages``) must not pay for."""
+    if name in _FROM_CHUNKER:
+        from codefind.chunking import chunker
+
+        return getattr(chunker, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "MAX_CHUNK_CHARS",
