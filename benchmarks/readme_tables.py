@@ -159,7 +159,7 @@ def speed(found: dict[str, str]) -> str:
     served = _served(found)
     rt = "real-time priority" in app
     runs = []
-    for name, text in (("bench_index_quick", quick), ("bench_index", full), ("vs-rg", rg), ("bench_app", app), ("bench_service", found["bench_service"])):  # fmt: skip
+    for name, text in (("bench_index_quick", quick), ("bench_index", full), ("vs-rg", rg), ("bench_app", app), ("bench_service", found["bench_service"]), ("cold-index", found["cold-index"])):  # fmt: skip
         date = find(text, r"(\d{4}-\d\d-\d\d) \d\d:\d\d UTC", f"{name} date").group(1)
         load = re.search(r"[Ll]oad average at start:? (\d+(?:\.\d+)?)", text)
         runs.append(f"`{name}` ({date}" + (f", load average {load.group(1)}" if load else "") + ")")
@@ -175,6 +175,7 @@ def speed(found: dict[str, str]) -> str:
         f"| keystroke to the semantic hits merged in | | {app_row('keystroke -> semantic hits merged')} |",
         f"| preview repaint on moving the selection | p95 <= 30 ms | {preview} |",
         f"| cold indexing, real tokens | >= 6,000 tokens/s | {cold.group(1)} tokens/s ({fk} chunks) |",
+        _cold_projects(found),
         f"| re-index with nothing changed, {int(files):,} files | <= 1 s | {nochange.group(1)} s (one file changed: {one.group(1)} s) |",
         f"| memory | <= 500 MB at 100k chunks | at {fk} chunks: cold indexing {rss_index.group(1)} MB, one search process {rss_search.group(1)} MB |",
     ]
@@ -191,6 +192,25 @@ def speed(found: dict[str, str]) -> str:
     if "real-time priority" in rg:
         out[-1] += " So was the comparison with rg."
     return "\n".join(out)
+
+
+def _cold_projects(found: dict[str, str]) -> str:
+    """The row for cold indexing of the relevance projects (bench_cold_index)."""
+    text = found.get("cold-index", "")
+    if not text:
+        raise LayoutError("section 'cold-index' is missing")
+    rows = table(text, "project")
+    try:
+        cells = "; ".join(
+            f"{r['project']} {r['code searchable']} / {r['all done']}" for r in rows
+        )
+        rates = sorted(int(r["tokens/s"].replace(",", "")) for r in rows)
+    except KeyError:
+        raise LayoutError("cold-index: a column is missing") from None
+    return (
+        "| cold indexing of real projects: implementation code searchable / all done | | "
+        f"{cells} ({rates[0]:,}-{rates[-1]:,} tokens/s) |"
+    )
 
 
 def _served(found: dict[str, str]) -> str:
