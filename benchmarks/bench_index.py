@@ -203,11 +203,11 @@ def main() -> None:
     chunks = int(cold["chunks"])  # type: ignore[call-overload]
     embedded = int(cold["embedded"])  # type: ignore[call-overload]
     sizes = {
-        "state (SQLite + FTS5)": dir_size(location.index_dir)
+        "state (SQLite: chunks, symbols, BM25 postings)": dir_size(location.index_dir)
         - dir_size(location.index_dir / "vectors")
         - dir_size(location.cache_dir),
         "vectors (USearch f16)": dir_size(location.index_dir / "vectors"),
-        "embedding cache (f32)": dir_size(location.cache_dir),
+        "embedding cache (f16)": dir_size(location.cache_dir),
     }
     lines = [
         f"Machine: {machine_info()}. Run: {stamp()}.",
