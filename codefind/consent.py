@@ -245,6 +245,39 @@ def require_consent(
         )
 
 
+def require_rerank_consent(
+    destination: str,
+    model: str,
+    depth: int,
+    *,
+    yes: bool,
+    ask: Callable[[str], bool] | None,
+) -> None:
+    """Return if queries and their top hits may go to a reranker elsewhere; else raise.
+
+    Raises:
+        ConsentError: Declined, or no way to ask and no ``--yes``.
+    """
+    if yes:
+        return
+    text = (
+        f"--rerank sends each query and the code of its top {depth} hits to {destination} "
+        f"({model}) to re-score them."
+    )
+    if ask is None:
+        raise ConsentError(
+            f"{text}\nNothing was sent: codefind needs your consent and cannot ask without a "
+            "terminal. Run again with --yes to agree, or leave out --rerank."
+        )
+    if not ask(f"{text}\nSend them?"):
+        raise ConsentError(f"Nothing was sent to {destination}: you declined.")
+
+
+def rerank_consent_key(model: str, destination: str) -> str:
+    """The record key of a yes for reranking with ``model`` at ``destination``."""
+    return f"rerank:{model}@{destination}"
+
+
 def has_consent(directory: Path, model_id: str) -> bool:
     """Whether a yes for ``model_id`` is recorded in ``directory`` (an unreadable record: no)."""
     return model_id in _read_records(directory)

@@ -404,7 +404,7 @@ def evaluate(
         started = time.monotonic()
         workspace.update_index(on_progress=on_index_progress, ask=ask)
         index_seconds = time.monotonic() - started
-        service = workspace.search_service(rerank=settings.rerank, strict=True)
+        service = workspace.search_service(rerank=settings.rerank, strict=True, ask=ask)
         outcomes = run_queries(
             service, eval_set, source.id_of_path(),
             mode=settings.mode, rerank=settings.rerank, limit=limit, on_query=on_query,

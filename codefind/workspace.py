@@ -24,6 +24,8 @@ from codefind.consent import (
     has_consent,
     record_consent,
     require_consent,
+    require_rerank_consent,
+    rerank_consent_key,
     server_consent_key,
 )
 from codefind.embeddings import create_embedder, create_reranker
@@ -32,7 +34,7 @@ from codefind.errors import ConfigError
 from codefind.indexer import Indexer, ProgressCallback, UploadPlan
 from codefind.models import FileSource, IndexReport
 from codefind.repo import Repository
-from codefind.search import SearchService
+from codefind.search import RERANK_DEPTH, SearchService
 from codefind.store import IndexLocation, Store, lock_holder, open_vector_index
 
 LOCK_WAIT_SECONDS = 3600.0
@@ -232,9 +234,28 @@ class Workspace:
             texts=plan.texts,
         )
 
-    def search_service(self, *, rerank: bool = False, strict: bool = False) -> SearchService:
-        """A search service over this workspace's index (see ``SearchService`` for ``strict``)."""
+    def search_service(
+        self,
+        *,
+        rerank: bool = False,
+        strict: bool = False,
+        ask: Callable[[str], bool] | None = None,
+    ) -> SearchService:
+        """A search service over this workspace's index (see ``SearchService`` for ``strict``).
+
+        With ``rerank``, a reranker that sends code elsewhere needs a yes first, as an
+        embedder does (``ask`` shows the question; ``None``: only ``--yes`` agrees).
+
+        Raises:
+            ConsentError: The reranker sends code elsewhere and there is no yes for it.
+        """
         reranker: Reranker | None = create_reranker(self.settings) if rerank else None
+        if reranker is not None:
+            try:
+                self._rerank_guard(reranker, ask)
+            except BaseException:
+                reranker.close()
+                raise
         return SearchService(
             self.store(),
             self.embedder,
@@ -242,6 +263,31 @@ class Workspace:
             reranker=reranker,
             strict=strict,
             translate=self.settings.translate,
+        )
+
+    def _rerank_guard(self, reranker: Reranker, ask: Callable[[str], bool] | None) -> None:
+        """Ask once per repository, rerank model and place before code goes to a reranker.
+
+        Reranking with Voyage on a repository whose code already goes to Voyage (embedded
+        there with a yes) asks nothing more: the code goes nowhere new.
+        """
+        place = reranker.destination
+        if place is None or self.settings.yes:
+            return
+        embedder = self.embedder
+        if (
+            isinstance(embedder, PricedEmbedder)
+            and embedder.provider == place
+            and not self.consent_pending()
+        ):
+            return
+        folder = self.location.index_dir
+        key = rerank_consent_key(reranker.model, place)
+        if has_consent(folder, key):
+            return
+        require_rerank_consent(place, reranker.model, RERANK_DEPTH, yes=False, ask=ask)
+        record_consent(
+            folder, key, UploadEstimate(0, 0, None, None, reranker.model, provider=place)
         )
 
     def status(self) -> IndexStatus:

@@ -196,3 +196,84 @@ def test_a_server_elsewhere_is_asked_about_once_per_repository_and_host(
     other = {**env, "CODEFIND_SGLANG_URL": env["CODEFIND_SGLANG_URL"].replace("gpu-box", "other")}
     (repo / "c.py").write_text("def c():\n    return 3\n")
     assert codefind("index", cwd=repo, env=other).returncode == 2, "another host: asked again"
+
+
+# --- reranking sends code too ------------------------------------------------------------------
+
+
+@pytest.fixture
+def remote_reranker() -> Iterator[tuple[SGLangServer, SGLangServer, dict[str, str]]]:
+    """An embedding server on this machine and a rerank server reached as
+    http://rerank-box.invalid:PORT (through a proxy that is the rerank server itself)."""
+    with (
+        SGLangServer(model=MODEL, dim=1024) as embed,
+        SGLangServer(model="Qwen/Qwen3-Reranker-4B", reranker=True) as rerank,
+    ):
+        port = rerank.url.rsplit(":", 1)[1].split("/")[0]
+        env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "all_proxy")}
+        env |= {
+            "HTTP_PROXY": f"http://127.0.0.1:{port}",
+            "http_proxy": f"http://127.0.0.1:{port}",
+            "NO_PROXY": "localhost",
+            "no_proxy": "localhost",
+            "CODEFIND_BACKEND": "sglang",
+            "CODEFIND_SGLANG_MODEL": MODEL,
+            "CODEFIND_SGLANG_URL": embed.url.replace("127.0.0.1", "localhost"),
+            "CODEFIND_SGLANG_RERANK_URL": f"http://rerank-box.invalid:{port}/v1",
+        }
+        yield embed, rerank, env
+
+
+def test_a_reranker_elsewhere_is_asked_about_before_any_code_goes_to_it(
+    tmp_path: Path,
+    remote_reranker: tuple[SGLangServer, SGLangServer, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    embed, rerank, env = remote_reranker
+    repo = make_repo(tmp_path / "repo", {"a.py": "def load_config():\n    return {}\n"})
+    indexed = codefind("index", cwd=repo, env=env)
+    assert indexed.returncode == 0, "the embedding server is on this machine: no question"
+    assert embed.posts("/v1/embeddings")
+
+    refused = codefind("search", "load config", "--rerank", "--no-update", cwd=repo, env=env)
+    assert refused.returncode == 2, refused.stderr
+    assert "rerank-box.invalid" in refused.stderr and "Nothing was sent" in refused.stderr
+    assert rerank.posts("/v1/rerank") == [], "no query and no code reached the reranker"
+
+    agreed = codefind("search", "load config", "--rerank", "--yes", "--no-update", cwd=repo, env=env)  # fmt: skip
+    assert agreed.returncode == 0, agreed.stderr
+    posts = rerank.posts("/v1/rerank")
+    assert posts and all(p.headers["host"].startswith("rerank-box.invalid") for p in posts)
+
+    # A yes given at the question is kept: the next search asks nothing.
+    from codefind.workspace import Workspace
+
+    for name, value in env.items():
+        if name.startswith(("CODEFIND_", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")):
+            monkeypatch.setenv(name, value)
+    asked: list[str] = []
+
+    def answer(question: str) -> bool:
+        asked.append(question)
+        return True
+
+    workspace = Workspace.for_repository(repo, load_settings({}))
+    try:
+        workspace.search_service(rerank=True, ask=answer).close()
+        workspace.search_service(rerank=True, ask=answer).close()
+    finally:
+        workspace.close()
+    assert len(asked) == 1 and "top 30 hits" in asked[0]
+
+
+def test_a_reranker_on_this_machine_needs_no_question(
+    tmp_path: Path, remote_reranker: tuple[SGLangServer, SGLangServer, dict[str, str]]
+) -> None:
+    _embed, rerank, env = remote_reranker
+    port = rerank.url.rsplit(":", 1)[1].split("/")[0]
+    env = {**env, "CODEFIND_SGLANG_RERANK_URL": f"http://localhost:{port}/v1"}
+    repo = make_repo(tmp_path / "repo", {"a.py": "def load_config():\n    return {}\n"})
+    assert codefind("index", cwd=repo, env=env).returncode == 0
+    result = codefind("search", "load config", "--rerank", "--no-update", cwd=repo, env=env)
+    assert result.returncode == 0, result.stderr
+    assert rerank.posts("/v1/rerank")

@@ -406,7 +406,13 @@ def _search_in_process(
         globs=tuple(args.glob),
         languages=languages,
     )
-    service = workspace.search_service(rerank=settings.rerank, strict=explicit)
+    from codefind.cli.render import ask_yes_no
+
+    service = workspace.search_service(
+        rerank=settings.rerank,
+        strict=explicit,
+        ask=ask_yes_no if sys.stdin.isatty() else None,
+    )
     try:
         result = service.search(
             args.query,

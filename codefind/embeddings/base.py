@@ -277,6 +277,10 @@ class Reranker(ABC):
     """A second-stage model that scores (query, document) pairs directly."""
 
     model: str
+    destination: str | None = "a remote reranker"
+    """Who receives the query and the hits' code, in words; ``None`` when it stays on this
+    machine. A reranker that says nothing is taken to send it elsewhere, so the user is
+    asked (``Workspace.search_service``)."""
 
     @abstractmethod
     def rerank(self, query: str, documents: Sequence[str]) -> list[float]:

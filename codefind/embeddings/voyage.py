@@ -470,6 +470,7 @@ class VoyageReranker(Reranker):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.model = settings.rerank_model
+        self.destination = "Voyage AI"
         self._http = _VoyageClient(
             settings, timeout=timeout, retry=retry or RetryPolicy(), sleep=sleep
         )

@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from codefind.consent import is_this_machine, server_address
 from codefind.embeddings._remote import RetryPolicy, cut_to_tokens, retry_policy
 from codefind.embeddings._server import (
     MIN_CONTEXT_TOKENS,
@@ -313,6 +314,11 @@ class SGLangReranker(Reranker):
         url = (settings.rerank_url or "").rstrip("/")
         self.url = url if url.endswith("/v1") else url + "/v1"
         self.model = settings.rerank_model
+        self.destination = (
+            None
+            if is_this_machine(self.url)
+            else f"the rerank server at {server_address(self.url)} (not this machine)"
+        )
         self.instruction = settings.instruction
         self._http = ServerClient(
             self.url,
