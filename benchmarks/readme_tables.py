@@ -201,9 +201,7 @@ def _cold_projects(found: dict[str, str]) -> str:
         raise LayoutError("section 'cold-index' is missing")
     rows = table(text, "project")
     try:
-        cells = "; ".join(
-            f"{r['project']} {r['code searchable']} / {r['all done']}" for r in rows
-        )
+        cells = "; ".join(f"{r['project']} {r['code searchable']} / {r['all done']}" for r in rows)
         rates = sorted(int(r["tokens/s"].replace(",", "")) for r in rows)
     except KeyError:
         raise LayoutError("cold-index: a column is missing") from None

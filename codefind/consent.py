@@ -73,6 +73,8 @@ class PricedEmbedder(Protocol):
     model: str
     provider: str
     """Who receives the code, in words (``Voyage AI``)."""
+    consent_key: str
+    """What a yes is recorded under (the model; and the host of a proxy in between)."""
     price_date: str
     price_per_million_tokens: float
 

@@ -220,7 +220,7 @@ class Workspace:
         if not embedder.remote:
             return None
         if isinstance(embedder, PricedEmbedder):
-            return embedder.model_id
+            return embedder.consent_key
         return server_consent_key(embedder.model_id, embedder.endpoint or embedder.backend)
 
     def _estimate(self, plan: UploadPlan) -> UploadEstimate:

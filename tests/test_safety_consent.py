@@ -277,3 +277,27 @@ def test_a_reranker_on_this_machine_needs_no_question(
     result = codefind("search", "load config", "--rerank", "--no-update", cwd=repo, env=env)
     assert result.returncode == 0, result.stderr
     assert rerank.posts("/v1/rerank")
+
+
+def test_a_yes_for_voyage_does_not_cover_a_proxy_on_another_host(tmp_path: Path) -> None:
+    """CODEFIND_VOYAGE_URL may point at a proxy: the code then goes to that host too."""
+    repo = make_repo(tmp_path / "repo", {"a.py": "def load_config():\n    return {}\n"})
+    with VoyageServer(api_key=VOYAGE_KEY) as voyage:
+        env = {
+            **os.environ,
+            "CODEFIND_BACKEND": "voyage",
+            "CODEFIND_VOYAGE_URL": voyage.url,
+            "VOYAGE_API_KEY": VOYAGE_KEY,
+        }
+        assert codefind("index", "--yes", cwd=repo, env=env).returncode == 0
+        (repo / "b.py").write_text("def b():\n    return 2\n")
+        same = codefind("index", cwd=repo, env=env)
+        assert same.returncode == 0, "the same place: the yes holds"
+        sent = len(voyage.posts("/v1/embeddings"))
+
+        elsewhere = {**env, "CODEFIND_VOYAGE_URL": voyage.url.replace("127.0.0.1", "localhost")}
+        (repo / "c.py").write_text("def c():\n    return 3\n")
+        asked = codefind("index", cwd=repo, env=elsewhere)
+        assert asked.returncode == 2, asked.stderr
+        assert "Voyage AI through localhost" in asked.stderr
+        assert len(voyage.posts("/v1/embeddings")) == sent, "nothing sent through the proxy"

@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from codefind.config import DEFAULT_VOYAGE_URL
+from codefind.consent import server_address
 from codefind.embeddings._remote import (
     Failure,
     RequestSlots,
@@ -378,6 +380,14 @@ class VoyageEmbedder(Embedder):
             settings, timeout=self.timeout, retry=retry or RetryPolicy(), sleep=sleep
         )
         self.endpoint = self._http.url
+        self.provider = voyage_place(self.endpoint)
+        self.consent_key = (
+            self.model_id
+            if self.provider == VoyageEmbedder.provider
+            else f"{self.model_id}@{server_address(self.endpoint)}"
+        )
+        """What a yes is recorded under: the model, and the host when a proxy is in between
+        (the code then goes to that host as well, so a yes for Voyage does not cover it)."""
         self._slots = RequestSlots(max_concurrency)
         self._usage_lock = threading.Lock()
 
@@ -470,7 +480,7 @@ class VoyageReranker(Reranker):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.model = settings.rerank_model
-        self.destination = "Voyage AI"
+        self.destination = voyage_place(settings.url)
         self._http = _VoyageClient(
             settings, timeout=timeout, retry=retry or RetryPolicy(), sleep=sleep
         )
@@ -499,3 +509,10 @@ class VoyageReranker(Reranker):
     def close(self) -> None:
         """Nothing to release beyond the client."""
         self._http.close()
+
+
+def voyage_place(url: str) -> str:
+    """Who receives the code, in words: Voyage AI, or Voyage AI through a proxy's host."""
+    if url.rstrip("/") == DEFAULT_VOYAGE_URL.rstrip("/"):
+        return "Voyage AI"
+    return f"Voyage AI through {server_address(url)}"
