@@ -22,6 +22,7 @@ section.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import shutil
@@ -167,12 +168,15 @@ def search_rss(tree: Path, query: str) -> float:
 
 def process_latency(tree: Path, queries: list[str]) -> tuple[float, float]:
     exe = shutil.which("codefind") or str(Path(sys.executable).with_name("codefind"))
-    times = []
+    times, answered = [], 0
     for q in queries:
         started = time.perf_counter()
-        subprocess.run([exe, "search", q, "--no-update", "--format", "grep"], cwd=tree,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)  # fmt: skip
+        done = subprocess.run([exe, "search", q, "--no-update", "--format", "grep"], cwd=tree,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=False)  # fmt: skip
         times.append((time.perf_counter() - started) * 1000)
+        answered += bool(done.returncode == 0 and done.stdout.strip())
+    if answered < len(queries) // 2:  # a process that finds no index answers fast and wrong
+        raise SystemExit(f"only {answered} of {len(queries)} searches found hits: wrong index?")
     return percentile(times, 50), percentile(times, 95)
 
 
@@ -192,6 +196,7 @@ def main() -> None:
         shutil.rmtree(index_dir, ignore_errors=True)
     build_tree(tree, args.quick)
     settings = Settings(index_dir=index_dir)
+    os.environ["CODEFIND_INDEX_DIR"] = str(index_dir)  # the codefind processes search it too
     # CODEFIND_INDEX_DIR holds a folder per repository: measure that one.
     location = Workspace.for_repository(tree, settings).location
     cold_existing = (location.index_dir / "state.sqlite").exists()
