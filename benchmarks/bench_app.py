@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 if os.environ.get("CODEFIND_BENCH_CODE"):  # a before/after: codefind from another checkout
     sys.path.insert(0, os.environ["CODEFIND_BENCH_CODE"])
 
-from benchmarks._results import machine_info, stamp, write_section
+from benchmarks._results import compile_codefind, machine_info, stamp, write_section
 from benchmarks._trees import commit_all
 
 WORK = ROOT / "benchmarks" / ".work" / "bench_app"
@@ -466,10 +466,7 @@ def main() -> None:
         if realtime
         else "The script ran at normal priority."
     )
-    # An installed codefind has its bytecode compiled by pip; a source checkout run with
-    # PYTHONDONTWRITEBYTECODE (as some sandboxes set) would compile every module at every
-    # launch, which is not what users pay.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "codefind")], check=True)
+    compile_codefind()
     frames = [t * 1000 for t in first_frame(args.runs)]
     floor = [t * 1000 for t in textual_floor(args.runs)]
     measured = interactive(args.quick)

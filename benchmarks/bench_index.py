@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._results import machine_info, stamp, write_section
+from benchmarks._results import compile_codefind, machine_info, stamp, write_section
 from benchmarks._trees import commit_all
 from codefind.config import Settings
 from codefind.evaluation import percentile
@@ -197,6 +197,7 @@ def main() -> None:
     build_tree(tree, args.quick)
     settings = Settings(index_dir=index_dir)
     os.environ["CODEFIND_INDEX_DIR"] = str(index_dir)  # the codefind processes search it too
+    compile_codefind()
     # CODEFIND_INDEX_DIR holds a folder per repository: measure that one.
     location = Workspace.for_repository(tree, settings).location
     cold_existing = (location.index_dir / "state.sqlite").exists()

@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._results import machine_info, stamp, write_section
+from benchmarks._results import compile_codefind, machine_info, stamp, write_section
 from codefind.config import load_settings
 from codefind.evaluation import percentile
 from codefind.workspace import Workspace
@@ -76,7 +76,7 @@ def prepare(tree: Path, fresh: bool, environ: dict[str, str]) -> None:
         if not SOURCE.exists():
             raise SystemExit(f"{SOURCE} is missing: run benchmarks/relevance/fetch.py flask")
         subprocess.run(["git", "clone", "-q", str(SOURCE), str(tree)], check=True)
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "codefind")], env=environ)
+    compile_codefind()
     subprocess.run(codefind("index", str(tree)), env=environ, check=True, capture_output=True)
 
 

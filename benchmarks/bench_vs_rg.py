@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._results import machine_info, stamp, write_section
+from benchmarks._results import compile_codefind, machine_info, stamp, write_section
 from benchmarks.bench_relevance import WORK, load_questions, open_workspace
 from benchmarks.relevance.fetch import projects
 from codefind.evaluation import percentile
@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("rg") is None:
         print("rg (ripgrep) is not installed", file=sys.stderr)
         return 2
+    compile_codefind()
     rows = [measure(name, args.label) for name in args.projects]
     text = report(rows)
     print(text)
