@@ -154,14 +154,15 @@ RSS_SHIM = (
     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
 )
 """Runs a command and prints its peak RSS (KiB). A child's peak includes what its parent
-held when it forked, so the search is started from this small process, not from the
+held when it forked, so the search is started from this small process (isolated: the tree
+being searched may hold modules named like the standard library), not from the
 benchmark (which holds the whole index and would be counted in every child)."""
 
 
 def search_rss(tree: Path, query: str) -> float:
     """Peak RSS (MB) of one ``codefind search --no-update`` process."""
     exe = shutil.which("codefind") or str(Path(sys.executable).with_name("codefind"))
-    argv = [sys.executable, "-c", RSS_SHIM, exe, "search", query, "--no-update"]
+    argv = [sys.executable, "-I", "-c", RSS_SHIM, exe, "search", query, "--no-update"]
     out = subprocess.run(argv, cwd=tree, capture_output=True, text=True, check=True).stdout
     return int(out.split()[-1]) / 1024
 

@@ -18,10 +18,35 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from codefind.errors import DictionaryMissingError
-from codefind.translation.ranking import SenseChoice, Vocabulary
-from codefind.translation.translator import LANGUAGES, Translation, Translator, detect_language
+from codefind.translation.chars import has_han, has_kana
+from codefind.translation.result import Translation
+
+if TYPE_CHECKING:
+    from codefind.translation.ranking import SenseChoice, Vocabulary
+    from codefind.translation.translator import LANGUAGES, Translator, detect_language
+
+_LAZY = {
+    "LANGUAGES": "codefind.translation.translator",
+    "Translator": "codefind.translation.translator",
+    "detect_language": "codefind.translation.translator",
+    "SenseChoice": "codefind.translation.ranking",
+    "Vocabulary": "codefind.translation.ranking",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The translator's names, imported on first use: the dictionaries, the segmenter and
+    the sense ranking cost about 60 ms to import, which an English query never needs."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "LANGUAGES",
@@ -75,6 +100,8 @@ def translate_query(query: str, vocabulary: Vocabulary | None = None) -> Transla
         The translation; ``text == original`` when the query has no Chinese or Japanese,
         or when the dictionary it needs is not installed (then ``warning`` says so).
     """
+    if not (has_han(query) or has_kana(query)):  # nothing to translate: no import either
+        return Translation(query, query)
     return default_translator().translate(query, vocabulary)
 
 
@@ -115,5 +142,7 @@ def default_translator() -> Translator:
     if _default is None:
         with _default_lock:
             if _default is None:
+                from codefind.translation.translator import Translator
+
                 _default = Translator(background=True)
     return _default

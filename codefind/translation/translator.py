@@ -27,6 +27,7 @@ from codefind.translation.chars import has_han, has_kana
 from codefind.translation.glossary import glossary, stop_words
 from codefind.translation.lexicon import DictionaryMap, cache_file, load_or_build, read_map
 from codefind.translation.ranking import SenseChoice, Vocabulary, rank_senses
+from codefind.translation.result import Translation
 from codefind.translation.segment import (
     MAX_WORD_LENGTH,
     Lexicon,
@@ -48,44 +49,6 @@ LANGUAGES: tuple[str, ...] = ("zh", "ja")
 _UNREADABLE = (OSError, EOFError, ValueError, sqlite3.Error, lzma.LZMAError, zlib.error)
 """What a damaged dictionary file raises while its map is built."""
 _LANGUAGE_NAMES = {"zh": "Chinese", "ja": "Japanese"}
-
-
-@dataclass(frozen=True)
-class Translation:
-    """A query and the English keywords it became.
-
-    Attributes:
-        original: The query as typed.
-        text: What to embed and search: English keywords, with words in other scripts
-            (identifiers, numbers) kept as typed; equal to ``original`` when nothing was
-            translated.
-        language: ``"zh"``, ``"ja"``, or ``None`` when the query has no Chinese or Japanese.
-        warning: Why a Chinese or Japanese query was not translated (a dictionary is
-            missing), for the UI; ``None`` otherwise.
-        alternatives: English words of close runner-up senses, searched on the lexical side
-            only (the embedded text keeps the best sense of each word).
-        choices: Each translated word's senses, scored, for ``--debug`` and ``eval --out``.
-    """
-
-    original: str
-    text: str
-    language: str | None = None
-    warning: str | None = None
-    alternatives: tuple[str, ...] = ()
-    choices: tuple[SenseChoice, ...] = ()
-
-    @property
-    def changed(self) -> bool:
-        """True when the text to search differs from the query as typed."""
-        return self.text != self.original
-
-    def describe(self) -> str:
-        """``"读取CSV文件 -> read CSV file"`` when translated, else the query itself."""
-        return f"{self.original} -> {self.text}" if self.changed else self.original
-
-    def explain(self) -> list[str]:
-        """One line per translated word: the chosen sense, its score and why."""
-        return [choice.describe() for choice in self.choices]
 
 
 @dataclass
