@@ -143,7 +143,8 @@ def speed(found: dict[str, str]) -> str:
     nochange = find(full, r"\| re-index, nothing changed \| ([\d.]+) s", "re-index")
     one = find(full, r"\| re-index, one file changed \| ([\d.]+) s", "one file")
     files = find(full, r"\((\d+) files", "files").group(1)
-    rss_index = find(full, r"\| peak RSS: cold index, in this process \| (\d+) MB", "rss")
+    rss_index = find(full, r"\| peak RSS: (cold index|first index run)[^|]*, in this process \| (\d+) MB", "rss")  # fmt: skip
+    indexing = "cold indexing" if rss_index.group(1) == "cold index" else "an index update (no cold run this time)"  # fmt: skip
     rss_search = find(full, r"\| peak RSS: one `codefind search` process \| (\d+) MB", "rss")
     keystroke = re.sub(r" \(n=\d+\)", "", app_row("keystroke -> results (<= 50 rows)"))
     preview = re.sub(r" \(n=\d+\)", "", app_row("selection -> preview (~60 lines)"))
@@ -177,7 +178,7 @@ def speed(found: dict[str, str]) -> str:
         f"| cold indexing, real tokens | >= 6,000 tokens/s | {cold.group(1)} tokens/s ({fk} chunks) |",
         _cold_projects(found),
         f"| re-index with nothing changed, {int(files):,} files | <= 1 s | {nochange.group(1)} s (one file changed: {one.group(1)} s) |",
-        f"| memory | <= 500 MB at 100k chunks | at {fk} chunks: cold indexing {rss_index.group(1)} MB, one search process {rss_search.group(1)} MB |",
+        f"| memory | <= 500 MB at 100k chunks | at {fk} chunks: {indexing} {rss_index.group(2)} MB, one search process {rss_search.group(1)} MB |",
     ]
     out += [
         "",
