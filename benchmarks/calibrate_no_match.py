@@ -49,8 +49,11 @@ def main() -> int:
     parser.add_argument("--split", choices=("tune", "report"), default="tune")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--section", help="write the outcome to this section of RESULTS.md")
+    parser.add_argument(
+        "--lang", choices=("en", "zh", "ja"), default="en", help="the questions' language"
+    )
     args = parser.parse_args()
-    questions = load_questions(args.split)
+    questions = [q for q in load_questions(args.split) if q.queries.get(args.lang)]
     no_match = [
         json.loads(line)
         for line in NO_MATCH.read_text(encoding="utf-8").splitlines()
@@ -61,7 +64,7 @@ def main() -> int:
         workspace = open_workspace(project, "current")
         service = workspace.search_service()
         for q in (q for q in questions if q.project == project.name):
-            result = service.search(q.queries["en"], limit=10, mode="hybrid")
+            result = service.search(q.queries[args.lang], limit=10, mode="hybrid")
             top = result.hits[0] if result.hits else None
             right = top is not None and q.right(top.path, top.start_line, top.end_line)
             rows.append({"project": project.name, "id": q.id, "kind": q.kind, "right": right,
@@ -93,9 +96,10 @@ def main() -> int:
     if args.section:
         write_section(
             args.section,
-            f"## No good match: {args.split} half\n\n`python benchmarks/calibrate_no_match.py "
-            f"--split {args.split}`; {stamp()}; {machine_info()}; built-in model, hybrid mode. "
-            f"{len(real)} questions of the relevance benchmark and {len(fake) // len(projects())} "
+            f"## No good match: {args.split} half{'' if args.lang == 'en' else ', ' + args.lang}"
+            f"\n\n`python benchmarks/calibrate_no_match.py --split {args.split} --lang "
+            f"{args.lang}`; {stamp()}; {machine_info()}; built-in model, hybrid mode. "
+            f"{len(real)} {args.lang} questions of the relevance benchmark and {len(fake) // len(projects())} "
             f"nonsense or off-topic queries (relevance/no_match.jsonl) searched in each of the "
             f"{len(projects())} projects: {outcome}.",
         )

@@ -238,9 +238,7 @@ class SearchService:
         if translation.warning:
             warnings.append(translation.warning)
         with self._lock:
-            words = _lexical_words(query, translation)
-            known = self.store.state.known_terms(words)
-        coverage = len(known) / len(words) if words else 0.0
+            coverage = max(self._coverage(text) for text in {query, translation.text})
         return SearchResult(
             query,
             mode,
@@ -251,6 +249,16 @@ class SearchService:
             tuple(warnings),
             coverage,
         )
+
+    def _coverage(self, text: str) -> float:
+        """The share of ``text``'s words that occur in the index (the no-match evidence).
+
+        A translated query is judged by its English, not by its Chinese or Japanese (which an
+        English code base does not contain) nor by the runner-up senses searched alongside;
+        the query as typed still counts when the code base does contain it.
+        """
+        words = query_tokens(text)
+        return len(self.store.state.known_terms(words)) / len(words) if words else 0.0
 
     def definitions(
         self, name: str, *, limit: int = 10, filters: SearchFilters | None = None
