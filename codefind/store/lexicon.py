@@ -219,17 +219,36 @@ class Lexicon:
     def statistics(self) -> Statistics:
         """Lengths of the live chunks, their number and mean length (cached)."""
         if self._statistics is None:
-            rows = np.asarray(
-                self._db.execute("SELECT chunk_id, length FROM lexicon_docs").fetchall(),
-                dtype=np.int64,
-            ).reshape(-1, 2)
-            size = int(rows[:, 0].max()) + 1 if len(rows) else 0
+            ids, counts = self._live_lengths()
+            size = int(ids.max()) + 1 if len(ids) else 0
             lengths = np.full(size, -1.0, dtype=np.float64)
-            lengths[rows[:, 0]] = rows[:, 1]
-            total = float(rows[:, 1].sum()) if len(rows) else 0.0
-            count = len(rows)
+            lengths[ids] = counts
+            total = float(counts.sum()) if len(counts) else 0.0
+            count = len(ids)
             self._statistics = Statistics(lengths, count, total / count if count else 0.0)
         return self._statistics
+
+    def _live_lengths(self) -> tuple[Ids, Ids]:
+        """Every live chunk's id and length, read as two comma-joined strings.
+
+        A fresh ``codefind search`` process needs them all before it can score: at 98k
+        chunks, a row per chunk through Python took 60-110 ms; the same rows joined by
+        SQLite and parsed by numpy take about 20. One aggregate pass makes both strings, so
+        their orders agree.
+        """
+        ids, counts = self._db.execute(
+            "SELECT group_concat(chunk_id), group_concat(length) "
+            "FROM (SELECT chunk_id, length FROM lexicon_docs ORDER BY chunk_id)"
+        ).fetchone()
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        id_array = np.fromstring(ids, dtype=np.int64, sep=",")
+        length_array = np.fromstring(counts, dtype=np.int64, sep=",")
+        if len(id_array) != len(length_array) or (len(id_array) and id_array.min() < 0):
+            raise IndexCorruptError(
+                f"The lexical index in {self._path} is damaged (chunk lengths).", path=self._path
+            )
+        return id_array, length_array
 
     def _matching(self, stems: Sequence[str]) -> tuple[Ids, Floats]:
         """Live chunks with every one of ``stems``, and the weight of the first (or none)."""
