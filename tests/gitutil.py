@@ -38,3 +38,16 @@ def commit_all(repo: Path, message: str = "change") -> None:
     """Stage everything and commit."""
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", message)
+
+
+def helper_modules(modules: int, functions: int) -> dict[str, str]:
+    """``pkg/modI.py`` files of small documented functions: enough chunks for several
+    embedding batches, each text distinct (so nothing comes from the cache by accident)."""
+    return {
+        f"pkg/mod{i}.py": "".join(
+            f'def helper_{i}_{j}(value):\n    """Turn value number {j} into text {i}."""\n'
+            f"    return str(value) + '{i}-{j}'\n\n\n"
+            for j in range(functions)
+        )
+        for i in range(modules)
+    }

@@ -17,16 +17,10 @@ from codefind.errors import ConfigError
 from codefind.workspace import Workspace
 from tests.cliutil import codefind
 from tests.fakeservers import GpuTiming, SGLangServer, fake_embedding
+from tests.gitutil import helper_modules
 
 FAST = RetryPolicy(attempts=2, connect_attempts=1, base_delay=0.01, max_delay=0.02)
-FILES = {
-    f"pkg/mod{i}.py": "".join(
-        f'def helper_{i}_{j}(value):\n    """Turn value number {j} into text {i}."""\n'
-        f"    return str(value) + '{i}-{j}'\n\n\n"
-        for j in range(6)
-    )
-    for i in range(8)
-}
+FILES = helper_modules(8, 6)
 
 
 def embedder(*servers: SGLangServer, concurrency: int, batch_size: int = 2) -> SGLangEmbedder:

@@ -12,15 +12,9 @@ from codefind.config import Settings
 from codefind.indexer import IndexProgress
 from codefind.workspace import Workspace
 from tests.cliutil import codefind
+from tests.gitutil import helper_modules
 
-FILES = {
-    f"pkg/mod{i}.py": "".join(
-        f'def helper_{i}_{j}(value):\n    """Turn value number {j} into text {i}."""\n'
-        f"    return str(value) + '{i}-{j}'\n\n\n"
-        for j in range(6)
-    )
-    for i in range(8)
-}
+FILES = helper_modules(8, 6)
 
 
 class Terminal(io.StringIO):

@@ -151,16 +151,22 @@ def test_an_address_of_this_host_is_this_machine() -> None:
     assert is_this_machine(f"http://{address}:30000/v1")
 
 
+def through_proxy(server: SGLangServer) -> tuple[str, dict[str, str]]:
+    """``server``'s port, and an environment whose HTTP requests all go through ``server``
+    as their proxy: a URL can then name any host and still reach it."""
+    port = server.url.rsplit(":", 1)[1].split("/")[0]
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "all_proxy")}
+    env |= {"HTTP_PROXY": f"http://127.0.0.1:{port}", "http_proxy": f"http://127.0.0.1:{port}"}
+    return port, env
+
+
 @pytest.fixture
 def remote_sglang() -> Iterator[tuple[SGLangServer, dict[str, str]]]:
     """A fake SGLang server reached as http://gpu-box.invalid:PORT through an HTTP proxy (the
     server itself answers as the proxy), so the URL names a host that is not this one."""
     with SGLangServer(model=MODEL, dim=1024) as srv:
-        port = srv.url.rsplit(":", 1)[1].split("/")[0]
-        env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "all_proxy")}
+        port, env = through_proxy(srv)
         env |= {
-            "HTTP_PROXY": f"http://127.0.0.1:{port}",
-            "http_proxy": f"http://127.0.0.1:{port}",
             "CODEFIND_BACKEND": "sglang",
             "CODEFIND_SGLANG_MODEL": MODEL,
             "CODEFIND_SGLANG_URL": f"http://gpu-box.invalid:{port}/v1",
@@ -209,11 +215,8 @@ def remote_reranker() -> Iterator[tuple[SGLangServer, SGLangServer, dict[str, st
         SGLangServer(model=MODEL, dim=1024) as embed,
         SGLangServer(model="Qwen/Qwen3-Reranker-4B", reranker=True) as rerank,
     ):
-        port = rerank.url.rsplit(":", 1)[1].split("/")[0]
-        env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "all_proxy")}
+        port, env = through_proxy(rerank)
         env |= {
-            "HTTP_PROXY": f"http://127.0.0.1:{port}",
-            "http_proxy": f"http://127.0.0.1:{port}",
             "NO_PROXY": "localhost",
             "no_proxy": "localhost",
             "CODEFIND_BACKEND": "sglang",
