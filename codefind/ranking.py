@@ -115,6 +115,10 @@ class RankingPriors:
     """A member with the name (a ``url`` property when the query is ``URL``)."""
     impl_tier: float = 0.5
     """An ``impl`` block of the named type."""
+    variable_tier: float = 0.7
+    """A module-level variable or constant with the name: below a function or method of the
+    same name (`var contentType = require('content-type')` next to `res.contentType = function
+    contentType()` in Express), still far above chunks that only use the name."""
     member_tier: float = 0.3
     """A member of the named type (its methods), or a same-named member of another type."""
     prefix_factor: float = 0.4
@@ -315,6 +319,8 @@ def _tier(name: NameQuery, match: SymbolMatch, priors: RankingPriors) -> float:
         tier = priors.type_tier
     elif match.kind == "method":
         tier = priors.method_tier
+    elif match.kind == "variable":
+        tier = priors.variable_tier
     else:
         tier = priors.function_tier
     if match.name and match.name == name.spelled:

@@ -653,6 +653,17 @@ def test_javascript_functions_defined_by_assignment_or_default_export() -> None:
     ]
 
 
+def test_a_chained_assignment_defines_its_first_name() -> None:
+    """Express writes `res.contentType = res.type = function contentType(type) {...}`: the
+    function is a method of `res`, not an anonymous block."""
+    text = (
+        "res.contentType =\nres.type = function contentType(type) {\n  return type;\n};\n\n"
+        "var a = b = 3;\n"
+    )
+    chunks = chunk_strictly("response.js", text)
+    assert shape(chunks)[0] == (1, 4, "method", "res.contentType")
+
+
 # --- long definitions ------------------------------------------------------------------
 
 

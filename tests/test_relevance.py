@@ -330,6 +330,35 @@ def test_the_search_result_marks_weak_hits_and_lists_them_last(service: SearchSe
     assert flags == sorted(flags)  # strong first
 
 
+def test_a_function_comes_before_a_same_named_module_variable(tmp_path: Path) -> None:
+    """Express: `var contentType = require('content-type')` in utils.js and the method
+    `res.contentType = res.type = function contentType(type)`; the query `contentType`
+    wants the method (it came second)."""
+    repo = make_repo(
+        tmp_path / "express",
+        {
+            "lib/utils.js": "var contentType = require('content-type');\n"
+            "var mime = require('send').mime;\n\n"
+            "exports.setCharset = function setCharset(type, charset) {\n"
+            "  var parsed = contentType.parse(type);\n  return contentType.format(parsed);\n};\n",
+            "lib/response.js": "var res = Object.create(http.ServerResponse.prototype);\n\n"
+            "/**\n * Set the Content-Type response header.\n */\n"
+            "res.contentType =\nres.type = function contentType(type) {\n"
+            "  return this.set('Content-Type', mime.lookup(type));\n};\n",
+        },
+    )
+    workspace = Workspace.for_repository(repo, load_settings({}))
+    try:
+        workspace.indexer().run()
+        hits = workspace.search_service().search("contentType", limit=3).hits
+    finally:
+        workspace.close()
+    assert [(h.path, h.line, h.symbol) for h in hits[:2]] == [
+        ("lib/response.js", 7, "res.contentType"),  # the `function` line
+        ("lib/utils.js", 1, ""),
+    ]
+
+
 def test_a_chinese_question_is_judged_by_its_english(service: SearchService) -> None:
     """跟随重定向 ("follow redirects") became English words the repository knows; the hits
     must not be hidden as weak because the Chinese itself (and the runner-up senses searched

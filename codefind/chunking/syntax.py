@@ -484,6 +484,10 @@ class _Finder:
             if assignment is None or assignment.type != "assignment_expression":
                 return None
             value = assignment.child_by_field_name("right")
+            for _ in range(3):  # `res.contentType = res.type = function contentType() {...}`
+                if value is None or value.type != "assignment_expression":
+                    break
+                value = value.child_by_field_name("right")
         else:
             declarators = [c for c in node.named_children if c.type == "variable_declarator"]
             if len(declarators) != 1:
