@@ -48,6 +48,7 @@ from codefind.ranking import (
     analyse_query,
     apply_priors,
     definition_boosts,
+    is_declaration,
     mark_weak,
 )
 from codefind.store import ChunkPlace, Store, StoredChunk, SymbolRow, VectorIndex
@@ -277,9 +278,16 @@ class SearchService:
             self.store.refresh()
             allowed = self._allowed_ids(filters)
             boosts = self._definition_boosts(intent, allowed)
-            order = sorted(boosts, key=lambda cid: (-boosts[cid].amount, cid))
-            places = self.store.state.places(order)
-            ranked = [(Candidate(cid, named=True), boosts[cid].amount) for cid in order]
+            places = self.store.state.places(list(boosts))
+            factor = self.priors.declaration_definition
+
+            def amount(cid: int) -> float:
+                place = places.get(cid)
+                declared = place is not None and is_declaration(place.path)
+                return boosts[cid].amount * (factor if declared else 1.0)
+
+            order = sorted(boosts, key=lambda cid: (-amount(cid), cid))
+            ranked = [(Candidate(cid, named=True), amount(cid)) for cid in order]
             hits = self._hydrate(ranked, places, limit, rerank=False, query=name)
         return tuple(_at_definition(h, boosts.get(h.chunk_id)) for h in hits)
 

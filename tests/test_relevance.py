@@ -359,6 +359,39 @@ def test_a_function_comes_before_a_same_named_module_variable(tmp_path: Path) ->
     ]
 
 
+def test_the_implementation_comes_before_its_stub_overloads(tmp_path: Path) -> None:
+    """attrs ships ``validators.pyi`` with three ``@overload`` lines for ``instance_of``; all
+    three outranked ``def instance_of`` in ``validators.py``. The stub stays above uses."""
+    stub = "".join(
+        f"@overload\ndef instance_of(type: type[{t}]) -> Callable[[Any], None]: ...\n"
+        for t in ("_T", "tuple[_T1]", "tuple[_T1, _T2]")
+    )
+    repo = make_repo(
+        tmp_path / "attrs",
+        {
+            "src/attr/validators.pyi": "from typing import Any, Callable, overload\n\n" + stub,
+            "src/attr/validators.py": "def instance_of(type):\n"
+            '    """A validator that raises a TypeError if the initializer is called with a\n'
+            '    wrong type for this particular attribute."""\n'
+            "    return _InstanceOfValidator(type)\n\n\n"
+            "def is_callable():\n    return _IsCallableValidator()\n",
+            "src/attr/_make.py": "from attr.validators import instance_of\n\n\n"
+            "def check(value):\n    return instance_of(int)(value)\n",
+        },
+    )
+    workspace = Workspace.for_repository(repo, load_settings({}))
+    try:
+        workspace.indexer().run()
+        service = workspace.search_service()
+        hits = service.search("instance_of", limit=5).hits
+        defined = service.definitions("instance_of")
+    finally:
+        workspace.close()
+    assert (hits[0].path, hits[0].line) == ("src/attr/validators.py", 1)
+    assert [h.path for h in hits[1:4]] == ["src/attr/validators.pyi"] * 3
+    assert defined[0].path == "src/attr/validators.py"
+
+
 def test_a_chinese_question_is_judged_by_its_english(service: SearchService) -> None:
     """跟随重定向 ("follow redirects") became English words the repository knows; the hits
     must not be hidden as weak because the Chinese itself (and the runner-up senses searched
