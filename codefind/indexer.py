@@ -34,7 +34,7 @@ from typing import Literal
 
 import numpy as np
 
-from codefind.chunking import chunk_file, embedding_text
+from codefind.chunking import CHUNKER_VERSION, chunk_file, embedding_text
 from codefind.embeddings.base import Embedder, Vectors, truncate
 from codefind.errors import IndexCorruptError, IndexFormatError, IndexStoreError, Interrupted
 from codefind.models import FileSkipped, FileSource, IndexReport, SourceFile, WalkResult
@@ -184,7 +184,13 @@ class Indexer:
         self._report("walk", 0, 1)
         known = store.state.files()
         walk = self.source.walk({path: stored.file for path, stored in known.items()})
-        changed, touched = _diff(walk.files, known)
+        rechunk = bool(known) and store.state.chunker() != CHUNKER_VERSION
+        if rechunk:
+            tally.notes.append(
+                "Re-chunked every file: this codefind cuts code into chunks differently from "
+                "the one that made the index (vectors of unchanged code come from the cache)."
+            )
+        changed, touched = _diff(walk.files, {} if rechunk else known)
         walked = {f.path for f in walk.files}
         removed = [path for path in known if path not in walked]
         if touched:
@@ -198,6 +204,8 @@ class Indexer:
             _, dropped = store.state.apply([self._chunk(f) for f in batch], [])
             tally.removed += dropped
             self._report("chunk", start + len(batch), len(changed), files=start + len(batch))
+        if store.state.chunker() != CHUNKER_VERSION:
+            store.state.set_chunker(CHUNKER_VERSION)
         return walk
 
     def _chunk(self, file: SourceFile) -> FileUpdate:

@@ -268,3 +268,45 @@ def test_an_outdated_state_is_rebuilt_from_the_cache_without_embedding(
         assert hits and hits[0].symbol == "fibonacci"
     finally:
         workspace.close()
+
+
+def test_a_new_chunker_re_chunks_every_file_once_without_embedding(repo: Path) -> None:
+    """An index cut by an older chunker (recorded in its meta, or not recorded at all) is
+    re-chunked whole on the next run, so an upgrade does not leave old chunks in every file
+    nobody edits; the vectors of unchanged texts come from the cache."""
+    import sqlite3
+
+    from codefind.chunking import CHUNKER_VERSION
+    from codefind.models import IndexReport
+
+    def run() -> IndexReport:
+        workspace = Workspace.for_repository(repo, Settings())
+        try:
+            return workspace.indexer().run()
+        finally:
+            workspace.close()
+
+    first = run()
+    state = Workspace.for_repository(repo, Settings()).location.index_dir / "state.sqlite"
+    db = sqlite3.connect(state)
+    assert db.execute("SELECT value FROM meta WHERE key = 'chunker'").fetchone() == (
+        CHUNKER_VERSION,
+    )
+    db.execute("UPDATE meta SET value = '1' WHERE key = 'chunker'")
+    db.execute("UPDATE chunks SET symbol = 'stale_name' WHERE symbol = 'fibonacci'")
+    db.commit()
+    db.close()
+
+    second = run()
+    assert second.embedded == 0 and second.chunks == first.chunks
+    assert any("Re-chunked every file" in note for note in second.notes)
+    workspace = Workspace.for_repository(repo, Settings())
+    try:
+        hits = workspace.search_service().search("fibonacci", mode="lexical").hits
+        assert hits and hits[0].symbol == "fibonacci", "the chunks were cut again"
+    finally:
+        workspace.close()
+
+    third = run()
+    assert not any("Re-chunked" in note for note in third.notes)
+    assert (third.embedded, third.removed) == (0, 0)

@@ -20,6 +20,14 @@ if TYPE_CHECKING:
         embedding_text,
     )
 
+CHUNKER_VERSION = "2"
+"""Bumped whenever chunk boundaries, names, kinds or categories change for the same file.
+
+The index records the version that cut its chunks; a writer that finds another one
+re-chunks every file once (vectors of unchanged texts come from the cache), so an upgrade
+reaches the whole index instead of only the files edited since. 2: chained assignments
+(``a.b = a.c = function () {...}``) define their first name."""
+
 _FROM_CHUNKER = frozenset({"MAX_CHUNK_CHARS", "OVERLAP_LINES", "chunk_file", "embedding_text"})
 
 
@@ -34,6 +42,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CHUNKER_VERSION",
     "MAX_CHUNK_CHARS",
     "OVERLAP_LINES",
     "SYNTAX_LANGUAGES",

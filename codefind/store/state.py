@@ -634,6 +634,19 @@ class StateDB:
                 newer=False,
             )
 
+    @_guarded
+    def chunker(self) -> str | None:
+        """The chunker version that cut the stored chunks (``None``: not recorded)."""
+        return self._meta("chunker")
+
+    @_guarded
+    def set_chunker(self, version: str) -> None:
+        """Record that every stored chunk was cut by chunker ``version``."""
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('chunker', ?)", (version,)
+            )
+
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
