@@ -64,9 +64,21 @@ def stamp() -> str:
     return f"{date}, commit {commit or 'uncommitted'}"
 
 
+def _markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def read_section(name: str) -> str:
+    """The text of the section ``name`` in RESULTS.md ("" when there is none)."""
+    start, end = _markers(name)
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    found = re.search(re.escape(start) + r"(.*?)" + re.escape(end), text, re.DOTALL)
+    return found.group(1) if found else ""
+
+
 def write_section(name: str, markdown: str) -> None:
     """Replace the section ``name`` in RESULTS.md with ``markdown`` (appended if new)."""
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    start, end = _markers(name)
     block = f"{start}\n{markdown.strip()}\n{end}"
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)

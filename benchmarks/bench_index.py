@@ -36,7 +36,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._results import compile_codefind, machine_info, stamp, write_section
+from benchmarks._results import (
+    compile_codefind,
+    machine_info,
+    read_section,
+    stamp,
+    write_section,
+)
 from benchmarks._trees import commit_all
 from codefind.config import Settings
 from codefind.evaluation import percentile
@@ -45,7 +51,6 @@ from codefind.mining import mine_pairs
 from codefind.workspace import Workspace
 
 WORK = ROOT / "benchmarks" / ".work"
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SKIP_DIRS = {"site-packages", "__pycache__"}
 QUICK_FILES = 400
 
@@ -159,10 +164,7 @@ COLD_ROW = re.compile(
 def earlier_cold_row(quick: bool) -> str:
     """The last measured cold run, carried forward with its date, when this run reused the
     index (a cold run of the whole stdlib takes half an hour; ``--fresh`` measures one)."""
-    name = "bench_index_quick" if quick else "bench_index"
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    section = re.search(f"<!-- {name}:start -->(.*?)<!-- {name}:end -->", text, re.S)
-    body = section.group(1) if section else ""
+    body = read_section("bench_index_quick" if quick else "bench_index")
     row, run = COLD_ROW.search(body), re.search(r"Run: ([^.]+?), commit (\w+)", body)
     if row is None:
         return "(index existed; pass --fresh to measure a cold run)"
