@@ -241,12 +241,12 @@ def apply_priors(
     for cid, score in scored:
         fact = facts.get(cid)
         boost = boosts.get(cid)
-        declared = fact is not None and is_declaration(fact.path)
+        path = fact.path if fact is not None else None
         if boost is not None:
-            score += boost.amount * (priors.declaration_definition if declared else 1.0)
+            score += definition_amount(boost, path, priors)
         if fact is not None:
             score -= _category_penalty(fact.category, intent, priors)
-            if declared:
+            if is_declaration(fact.path):
                 score -= priors.declaration
             score += priors.file_name * min(2, _file_name_matches(fact.path, intent.words))
         adjusted.append((cid, score))
@@ -305,6 +305,13 @@ def mark_weak(hits: Sequence[Hit], coverage: float) -> list[Hit]:
         else:
             weak.append(replace(hit, weak=True))
     return strong + weak
+
+
+def definition_amount(boost: DefinitionBoost, path: str | None, priors: RankingPriors) -> float:
+    """What defining the query's name adds to a chunk at ``path``: a declaration file's
+    definition (a stub) gets ``declaration_definition`` of it."""
+    declared = path is not None and is_declaration(path)
+    return boost.amount * (priors.declaration_definition if declared else 1.0)
 
 
 def is_declaration(path: str) -> bool:

@@ -47,8 +47,8 @@ from codefind.ranking import (
     SymbolMatch,
     analyse_query,
     apply_priors,
+    definition_amount,
     definition_boosts,
-    is_declaration,
     mark_weak,
 )
 from codefind.store import ChunkPlace, Store, StoredChunk, SymbolRow, VectorIndex
@@ -279,12 +279,11 @@ class SearchService:
             allowed = self._allowed_ids(filters)
             boosts = self._definition_boosts(intent, allowed)
             places = self.store.state.places(list(boosts))
-            factor = self.priors.declaration_definition
 
             def amount(cid: int) -> float:
                 place = places.get(cid)
-                declared = place is not None and is_declaration(place.path)
-                return boosts[cid].amount * (factor if declared else 1.0)
+                path = place.path if place is not None else None
+                return definition_amount(boosts[cid], path, self.priors)
 
             order = sorted(boosts, key=lambda cid: (-amount(cid), cid))
             ranked = [(Candidate(cid, named=True), amount(cid)) for cid in order]
