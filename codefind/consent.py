@@ -233,18 +233,14 @@ def require_consent(
     """
     if yes:
         return
-    text = format_estimate(estimate)
-    if ask is None:
-        raise ConsentError(
-            f"{text}\nNothing was sent: codefind needs your consent and cannot ask without a "
-            "terminal. Run again with --yes to agree, or use --backend local to keep the code "
-            "on this machine."
-        )
-    if not ask(f"{text}\nSend it?"):
-        raise ConsentError(
-            f"Nothing was sent to {estimate.provider}: you declined. Use --backend local to "
-            "search without sending code anywhere."
-        )
+    _ask_or_refuse(
+        format_estimate(estimate),
+        estimate.provider,
+        question="Send it?",
+        instead="use --backend local to keep the code on this machine",
+        after_decline=" Use --backend local to search without sending code anywhere.",
+        ask=ask,
+    )
 
 
 def require_rerank_consent(
@@ -262,17 +258,38 @@ def require_rerank_consent(
     """
     if yes:
         return
-    text = (
+    _ask_or_refuse(
         f"--rerank sends each query and the code of its top {depth} hits to {destination} "
-        f"({model}) to re-score them."
+        f"({model}) to re-score them.",
+        destination,
+        question="Send them?",
+        instead="leave out --rerank",
+        after_decline="",
+        ask=ask,
     )
+
+
+def _ask_or_refuse(
+    text: str,
+    destination: str,
+    *,
+    question: str,
+    instead: str,
+    after_decline: str,
+    ask: Callable[[str], bool] | None,
+) -> None:
+    """Show ``text`` and ask; raise ``ConsentError`` on a no, or when nobody can be asked.
+
+    The one rule for every question before code leaves the machine: without a terminal
+    nothing is sent unless ``--yes`` was given, and the refusal says what to do instead.
+    """
     if ask is None:
         raise ConsentError(
             f"{text}\nNothing was sent: codefind needs your consent and cannot ask without a "
-            "terminal. Run again with --yes to agree, or leave out --rerank."
+            f"terminal. Run again with --yes to agree, or {instead}."
         )
-    if not ask(f"{text}\nSend them?"):
-        raise ConsentError(f"Nothing was sent to {destination}: you declined.")
+    if not ask(f"{text}\n{question}"):
+        raise ConsentError(f"Nothing was sent to {destination}: you declined.{after_decline}")
 
 
 def rerank_consent_key(model: str, destination: str) -> str:
