@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from codefind.config import Settings
 from codefind.consent import (
@@ -31,11 +32,13 @@ from codefind.consent import (
 from codefind.embeddings import create_embedder, create_reranker
 from codefind.embeddings.base import Embedder, Reranker
 from codefind.errors import ConfigError
-from codefind.indexer import Indexer, ProgressCallback, UploadPlan
 from codefind.models import FileSource, IndexReport
 from codefind.repo import Repository
 from codefind.search import RERANK_DEPTH, SearchService
 from codefind.store import IndexLocation, Store, lock_holder, open_vector_index
+
+if TYPE_CHECKING:  # the indexer loads the chunker and tree-sitter, which a search never needs
+    from codefind.indexer import Indexer, ProgressCallback, UploadPlan
 
 LOCK_WAIT_SECONDS = 3600.0
 """How long ``update_index(wait=True)`` waits for another process's run to finish."""
@@ -119,6 +122,8 @@ class Workspace:
         on_lock_wait: Callable[[int | None], None] | None = None,
     ) -> Indexer:
         """An indexer for this workspace's source, embedder and dimension."""
+        from codefind.indexer import Indexer
+
         return Indexer(
             self.source,
             self.location,

@@ -9,8 +9,11 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+
+from tests.cliutil import codefind
 
 PACKAGE = Path(__file__).resolve().parent.parent / "codefind"
 
@@ -57,6 +60,28 @@ def test_cli_search_path_never_imports_textual() -> None:
         "remote clients load only when chosen"
     )
     assert "onnxruntime" not in modules, "the model loads lazily"
+
+
+def test_a_search_process_loads_neither_the_chunker_nor_tree_sitter(
+    git_repo: Callable[[dict[str, str]], Path],
+) -> None:
+    """A search of an index made earlier never chunks, so it must not pay for loading the
+    chunker and the grammars (tens of ms of every ``codefind search``)."""
+    repo = git_repo({"app.py": "def parse_headers(raw):\n    return raw.split('\\n')\n"})
+    codefind("index", cwd=repo, check=True)
+    code = (
+        "import sys\n"
+        "from codefind.cli import main\n"
+        "code = main(['search', 'parse headers', '--no-update', '--format', 'grep'])\n"
+        "print('|'.join(sorted(sys.modules)), code)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-P", "-c", code], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
+    modules, exit_code = out.split()[-2].split("|"), out.split()[-1]
+    assert exit_code == "0" and "app.py:1:" in out, out
+    assert "tree_sitter" not in modules
+    assert "codefind.chunking.chunker" not in modules and "codefind.indexer" not in modules
 
 
 def test_usearch_then_onnxruntime_in_one_process() -> None:
