@@ -20,10 +20,11 @@ binary file is not read again on the next run and the skip counts stay stable.
 Chunk texts are kept per file, not per chunk: one zlib stream of the file's chunk texts
 joined in chunk order (``texts``), and each chunk's place in it (``text_start`` and
 ``text_length``, in characters). Compressed together, a file's chunks cost about a quarter
-of their text (measured on the relevance projects: 366 bytes of text a chunk, 85 stored;
-zlib per chunk kept 230), since neighbouring chunks share indentation, names and the lines
-they overlap by. Reading a hit's text inflates its file's stream (tens of microseconds for
-a typical file, a few milliseconds for the largest); the last few are kept, by file id
+of their text, since neighbouring chunks share indentation, names and the lines they
+overlap by: on the relevance projects and the stdlib (``benchmarks/bench_index_size.py``),
+366 bytes of text a chunk become 85 (99 in the database's pages), where zlib per chunk
+kept 187. Reading a hit's text inflates its file's stream (tens of microseconds for a
+typical file, a few milliseconds for the largest); the last few are kept, by file id
 (never reused, and a file's row is never changed: a new version is a new row).
 The texts are stored rather than read from the work tree or git when needed: the work tree
 may have moved on since the file was indexed (a live index lags the editor), and a file
