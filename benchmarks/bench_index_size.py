@@ -65,8 +65,8 @@ def _table_part(name: str) -> str:
         return "lexical index"
     if name.startswith("symbols"):
         return "symbols"
-    if name.startswith("chunks") or name == "sqlite_autoindex_chunks_1":
-        return "chunk texts + columns"
+    if name.startswith(("chunks", "texts")) or name == "sqlite_autoindex_chunks_1":
+        return "chunk texts + columns"  # texts: each file's chunk texts, compressed (format 4)
     return "files + meta"
 
 

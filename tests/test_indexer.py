@@ -270,6 +270,81 @@ def test_an_outdated_state_is_rebuilt_from_the_cache_without_embedding(
         workspace.close()
 
 
+FORMAT_3_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE files (path TEXT PRIMARY KEY, content_id TEXT NOT NULL, size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, skip TEXT);
+CREATE TABLE chunks (id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL,
+    language TEXT NOT NULL, start_line INTEGER NOT NULL, end_line INTEGER NOT NULL,
+    symbol TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, text_hash BLOB NOT NULL,
+    line INTEGER NOT NULL, category TEXT NOT NULL);
+CREATE INDEX chunks_by_path ON chunks (path);
+CREATE TABLE lexicon (term TEXT NOT NULL, segment INTEGER NOT NULL, ids BLOB NOT NULL,
+    weights BLOB NOT NULL, PRIMARY KEY (term, segment)) WITHOUT ROWID;
+"""
+"""The tables of format 3 that format 4 changed: path and text in every chunk row."""
+
+
+def test_a_format_3_state_is_rebuilt_from_the_cache_without_embedding(repo: Path) -> None:
+    """An index made before chunk texts were kept per file (its tables cannot take the new
+    ones) is refused to readers with advice, and rebuilt by the next run: no text is embedded
+    again, and every mode searches."""
+    import sqlite3
+
+    from codefind.errors import IndexFormatError
+    from codefind.store import StateDB
+
+    first = index(repo)
+    workspace = Workspace.for_repository(repo, Settings())
+    location = workspace.location
+    workspace.close()
+    state = location.index_dir / "state.sqlite"
+    current = StateDB(state, readonly=True)
+    files = list(current.files().values())
+    chunks = list(current.iter_chunks())
+    current.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{state}{suffix}").unlink(missing_ok=True)
+    old = sqlite3.connect(state)
+    old.executescript(FORMAT_3_SCHEMA)
+    old.executemany(
+        "INSERT INTO meta (key, value) VALUES (?, ?)",
+        [("format", "3"), ("generation", "1"), ("state_id", "f" * 32)],
+    )
+    old.executemany(
+        "INSERT INTO files VALUES (?, ?, ?, ?, ?)",
+        [(f.file.path, f.file.content_id, f.file.size, f.file.mtime_ns, f.skip) for f in files],
+    )
+    old.executemany(
+        "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(s.id, s.chunk.path, s.chunk.language, s.chunk.start_line, s.chunk.end_line,
+          s.chunk.symbol, s.chunk.kind, s.chunk.text, s.text_hash, s.chunk.line,
+          s.chunk.category) for s in chunks],
+    )  # fmt: skip
+    old.commit()
+    old.close()
+    with pytest.raises(IndexFormatError, match="Run `codefind index` to rebuild it") as refused:
+        Store.open(location)
+    assert not refused.value.newer
+
+    workspace = Workspace.for_repository(repo, Settings())
+    try:
+        report = workspace.indexer().run()
+    finally:
+        workspace.close()
+    assert report.embedded == 0 and report.reused == first["chunks"] == report.chunks
+    assert any("Rebuilt it" in note for note in report.notes)
+    workspace = Workspace.for_repository(repo, Settings())
+    try:
+        service = workspace.search_service()
+        for mode in ("lexical", "semantic", "hybrid"):
+            hits = service.search("fibonacci number", mode=mode).hits
+            assert hits and hits[0].symbol == "fibonacci", mode
+            assert "a, b = b, a + b" in hits[0].text
+    finally:
+        workspace.close()
+
+
 def test_a_new_chunker_re_chunks_every_file_once_without_embedding(repo: Path) -> None:
     """An index cut by an older chunker (recorded in its meta, or not recorded at all) is
     re-chunked whole on the next run, so an upgrade does not leave old chunks in every file

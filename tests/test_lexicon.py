@@ -9,6 +9,7 @@ import sqlite3
 import sysconfig
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from codefind.chunking import chunk_file
@@ -16,7 +17,7 @@ from codefind.errors import IndexCorruptError
 from codefind.lexical import query_tokens, tokens
 from codefind.models import Chunk, SourceFile
 from codefind.store.cache import text_hash
-from codefind.store.lexicon import MERGE_FACTOR, TOKENIZER
+from codefind.store.lexicon import MERGE_FACTOR, TOKENIZER, _decode, _encode
 from codefind.store.state import FileUpdate, StateDB
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
@@ -148,3 +149,89 @@ def test_damaged_postings_are_found(tmp_path: Path) -> None:
     reader = StateDB(tmp_path / "state.sqlite", readonly=True)
     with pytest.raises(IndexCorruptError, match=r"lexical index .* is damaged"):
         reader.lexical_search(["wrap"], 5)
+
+
+# --- postings rows: gaps and doubled weights in the narrowest width ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("ids", "id_width"),
+    [
+        ([7], 1),  # a single posting
+        ([255], 1),
+        ([256], 2),
+        ([3, 258], 1),  # a gap of 255
+        ([3, 259], 2),  # 256
+        ([1, 65536], 2),  # 65535
+        ([1, 65537], 4),  # 65536
+        ([2**32 - 1], 4),
+        ([5, 2**32 + 5], 8),
+        ([2**63 - 1], 8),  # the largest chunk id SQLite can give
+    ],
+)
+def test_postings_ids_round_trip_in_the_narrowest_width(ids: list[int], id_width: int) -> None:
+    weights = np.full(len(ids), 1.5)
+    raw_ids, raw_weights = _encode(np.asarray(ids, dtype=np.int64), weights)
+    assert raw_ids[0] & 0x0F == id_width and len(raw_ids) == 1 + id_width * len(ids)
+    decoded_ids, decoded_weights = _decode(raw_ids, raw_weights)
+    assert decoded_ids.dtype == np.int64 and decoded_ids.tolist() == ids
+    assert decoded_weights.dtype == np.float64 and decoded_weights.tolist() == weights.tolist()
+
+
+@pytest.mark.parametrize(
+    ("weights", "weight_width"),
+    [
+        ([1.0, 0.5], 1),
+        ([127.5], 1),  # doubled: 255
+        ([128.0], 2),  # 256
+        ([32767.5, 4.0], 2),  # 65535
+        ([32768.0], 4),  # 65536
+        ([4.0 * 10**6 + 1.5], 4),  # a name repeated a million times: more than float16 held
+    ],
+)
+def test_postings_weights_round_trip_exactly(weights: list[float], weight_width: int) -> None:
+    ids = np.arange(1, len(weights) + 1, dtype=np.int64)
+    raw_ids, raw_weights = _encode(ids, np.asarray(weights))
+    assert raw_ids[0] >> 4 == weight_width and len(raw_weights) == weight_width * len(weights)
+    assert _decode(raw_ids, raw_weights)[1].tolist() == weights
+
+
+def test_postings_refuse_what_they_cannot_hold_and_damaged_rows() -> None:
+    with pytest.raises(ValueError, match="ascending"):
+        _encode(np.asarray([5, 3]), np.asarray([1.0, 1.0]))
+    with pytest.raises(ValueError, match="multiples of 1/2"):
+        _encode(np.asarray([1]), np.asarray([0.25]))
+    raw_ids, raw_weights = _encode(np.asarray([1, 300]), np.asarray([1.0, 2.5]))
+    for bad_ids, bad_weights in [
+        (b"", raw_weights),  # no widths
+        (bytes([0x13]) + raw_ids[1:], raw_weights),  # no such width
+        (raw_ids[:-1], raw_weights),  # cut in a value
+        (raw_ids[:1], b""),  # no postings
+        (raw_ids, raw_weights[:-1]),  # fewer weights than ids
+    ]:
+        with pytest.raises(ValueError):
+            _decode(bad_ids, bad_weights)
+
+
+def test_scores_equal_fts5_with_chunk_ids_far_apart_and_heavy_weights(tmp_path: Path) -> None:
+    """Gaps over 255 and 65535 between a term's chunks, and weights over 127.5 (twice a
+    weight no longer fits a byte), through the segments and merges of seven runs."""
+    db = StateDB(tmp_path / "state.sqlite")
+    db.apply([update("textwrap")], [])
+    heavy = "def heavy_tokens():\n    " + " ".join(["wrap"] * 300 + ["width"] * 70) + "\n"
+    for jump, name in [(300, "shlex"), (70_000, "fnmatch"), (200_000, "csv")]:
+        db._db.execute("UPDATE sqlite_sequence SET seq = seq + ? WHERE name = 'chunks'", (jump,))
+        db.apply([update(name)], [])
+        db.apply([FileUpdate(SourceFile(f"heavy{jump}.py", "h", len(heavy)),
+                             [(c, text_hash(c.text)) for c in chunk_file(f"heavy{jump}.py", heavy)])],
+                 [])  # fmt: skip
+    widths = {raw[0] & 0x0F for (raw,) in db._db.execute("SELECT ids FROM lexicon")}
+    weight_widths = {raw[0] >> 4 for (raw,) in db._db.execute("SELECT ids FROM lexicon")}
+    assert widths == {1, 2, 4} and weight_widths == {1, 2}
+    ref = fts5_reference(db)
+    for query in [*QUERIES[:4], "wrap width", "heavy tokens", "return the value", "self"]:
+        terms = db.informative_terms(query_tokens(query))
+        assert terms, query
+        assert db.lexical_search(query_tokens(query), 20) == fts5_search(ref, terms, 20), query
+    ref.close()
+    assert db.integrity_problem() is None

@@ -451,3 +451,124 @@ def test_a_state_made_by_another_tokenizer_is_refused_to_writers_only(tmp_path: 
         StateDB(path)
     assert not info.value.newer and "another tokenizer" in info.value.message
     StateDB(path, readonly=True).close()  # searching it as it is stays possible
+
+
+# --- chunk texts: one compressed stream per file ------------------------------------------------
+
+
+def texts_by_path(db: StateDB) -> dict[str, list[str]]:
+    """Every stored chunk text, by file, in chunk order (read through ``iter_chunks``)."""
+    found: dict[str, list[str]] = {}
+    for stored in db.iter_chunks():
+        found.setdefault(stored.chunk.path, []).append(stored.chunk.text)
+    return found
+
+
+def test_chunk_texts_come_back_exactly_through_updates_and_removals(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    db = StateDB(path)
+    odd = [
+        "def größe():\n    return '日本語のテキスト 💥'",
+        "x = 'e\u0301'  # a combining accent\r\n\ttabbed\n",
+        "",  # an empty chunk text still has its place
+        "🚀" * 3000,  # past one zlib window
+    ]
+    expected: dict[str, list[str]] = {
+        f"pkg/m{i}.py": [f"def f{i}_{j}():\n    return {j}\n" * (j + 1) for j in range(i % 5 + 1)]
+        for i in range(40)
+    }
+    expected["odd.py"] = odd
+    db.apply(
+        [update(p, *(chunk(p, f"s{j}", t) for j, t in enumerate(texts))) for p, texts in expected.items()]
+        + [update("empty.py")],  # a file with no chunks has no texts
+        [],
+    )  # fmt: skip
+    assert texts_by_path(db) == expected
+    expected["pkg/m3.py"] = ["def replaced():\n    pass\n"]  # fewer chunks than before
+    del expected["pkg/m7.py"]
+    db.apply(
+        [update("pkg/m3.py", chunk("pkg/m3.py", "replaced", "def replaced():\n    pass\n"))],
+        ["pkg/m7.py"],
+    )
+    assert texts_by_path(db) == expected
+    ids = [stored.id for stored in db.iter_chunks() if stored.chunk.path == "odd.py"]
+    assert [db.chunks(ids)[i].chunk.text for i in ids] == odd
+    assert {s.chunk.text for s in db.chunks(ids, text=False).values()} == {""}
+    assert [db.embedding_facts(ids)[i][2] for i in ids] == [len(t) for t in odd]
+    assert db.chunk_ids_where(["odd.py", "nowhere.py"], None) == ids
+    assert db.integrity_problem() is None
+    db.close()
+    reader = StateDB(path, readonly=True)
+    assert texts_by_path(reader) == expected
+    reader.close()
+
+
+def test_a_reader_reads_the_new_texts_of_a_file_changed_since_it_last_read(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.sqlite"
+    writer = StateDB(path)
+    writer.apply([update("a.py", chunk("a.py", "f", "def f(): return 1"))], [])
+    reader = StateDB(path, readonly=True)
+    assert texts_by_path(reader) == {"a.py": ["def f(): return 1"]}
+    writer.apply([update("a.py", chunk("a.py", "f", "def f(): return 2"), content_id="c2")], [])
+    assert texts_by_path(reader) == {"a.py": ["def f(): return 2"]}
+
+
+def test_chunk_texts_are_stored_compressed(tmp_path: Path) -> None:
+    """Repetitive source (chunks of a typical size, 400-odd bytes) costs less on disk than
+    the source itself, state database whole: not so when every chunk kept its text."""
+    import sqlite3
+
+    path = tmp_path / "state.sqlite"
+    db = StateDB(path)
+    files = []
+    for i in range(60):
+        name = f"handlers/h{i}.py"
+        texts = [
+            f"def handle_{i}_{j}(request, response):\n"
+            f'    """Handle request {j} of group {i}: read the value, answer with the next."""\n'
+            "    value = request.get('value', 0)\n"
+            "    if value is None:\n"
+            "        response.set_status(400)\n"
+            "        response.write('no value was given')\n"
+            "        return response\n"
+            "    response.set_header('content-type', 'text/plain')\n"
+            "    response.write(str(value + 1))\n"
+            "    return response\n"
+            for j in range(20)
+        ]
+        files.append(
+            update(name, *(chunk(name, f"handle_{i}_{j}", t) for j, t in enumerate(texts)))
+        )
+    db.apply(files, [])
+    source = sum(len(c.text.encode()) for f in files for c, _ in f.chunks)
+    db.close()  # the last connection folds the WAL into the file
+    raw = sqlite3.connect(path)
+    stored_texts = raw.execute("SELECT SUM(length(texts)) FROM texts").fetchone()[0]
+    raw.close()
+    assert stored_texts < source / 5, "a file's chunk texts are compressed together"
+    assert path.stat().st_size < source, "the whole state is smaller than the source"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE texts SET texts = x'789c00'",  # not a whole zlib stream
+        "UPDATE texts SET texts = x'789c2b2e2d2a28ca2c4e05000ffd037e'",  # another text
+        "DELETE FROM texts",
+    ],
+)
+def test_damaged_chunk_texts_are_found_and_reported_as_damage(tmp_path: Path, damage: str) -> None:
+    from codefind.errors import IndexCorruptError
+
+    path = tmp_path / "state.sqlite"
+    db = StateDB(path)
+    db.apply([update("a.py", chunk("a.py", "f", "def f(): return 1"))], [])
+    db._db.execute(damage)
+    assert "chunk texts of 1 files are damaged" in (db.integrity_problem() or "")
+    if "DELETE" in damage or "'789c00'" in damage:  # reading the text fails too
+        reader = StateDB(path, readonly=True)
+        with pytest.raises(IndexCorruptError, match=r"damaged \(the chunk texts of a\.py"):
+            reader.chunks(reader.chunk_ids())
+        assert reader.chunks(reader.chunk_ids(), text=False), "places still read"

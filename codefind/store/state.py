@@ -16,6 +16,21 @@ leave a transaction open and freeze the reader's view of the database for good).
 
 Files that were looked at and skipped are recorded too (with the reason), so an unchanged
 binary file is not read again on the next run and the skip counts stay stable.
+
+Chunk texts are kept per file, not per chunk: one zlib stream of the file's chunk texts
+joined in chunk order (``texts``), and each chunk's place in it (``text_start`` and
+``text_length``, in characters). Compressed together, a file's chunks cost about a quarter
+of their text, since neighbouring chunks share indentation, names and the lines they
+overlap by: on the relevance projects and the stdlib (``benchmarks/bench_index_size.py``),
+366 bytes of text a chunk become 85 (99 in the database's pages), where zlib per chunk
+kept 187. Reading a hit's text inflates its file's stream (tens of microseconds for a
+typical file, a few milliseconds for the largest); the last few are kept, by file id
+(never reused, and a file's row is never changed: a new version is a new row).
+The texts are stored rather than read from the work tree or git when needed: the work tree
+may have moved on since the file was indexed (a live index lags the editor), and a file
+that is not committed has no blob to read.
+
+A chunk names its file by the file's integer id: the path is kept once, in ``files``.
 """
 
 from __future__ import annotations
@@ -26,12 +41,13 @@ import hashlib
 import json
 import secrets
 import sqlite3
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, NamedTuple, ParamSpec, TypeVar
 
-from codefind.errors import IndexFormatError
+from codefind.errors import IndexCorruptError, IndexFormatError
 from codefind.lexical import identifier_key, tokens
 from codefind.models import (
     DEFINITION_KINDS,
@@ -50,31 +66,36 @@ from codefind.store.failures import (
 from codefind.store.lexicon import SCHEMA as LEXICON_SCHEMA
 from codefind.store.lexicon import Lexicon
 
-STATE_FORMAT = 3
+STATE_FORMAT = 4
+"""3 kept each chunk's path and text in its row, and postings as uint32 and float16."""
 
+_META_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+"""Made first, alone: the format is checked before the other tables are touched."""
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL UNIQUE,
     content_id TEXT NOT NULL,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     skip TEXT
 );
+CREATE TABLE IF NOT EXISTS texts (file_id INTEGER PRIMARY KEY, texts BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    path TEXT NOT NULL,
+    file_id INTEGER NOT NULL,
     language TEXT NOT NULL,
     start_line INTEGER NOT NULL,
     end_line INTEGER NOT NULL,
     symbol TEXT NOT NULL,
     kind TEXT NOT NULL,
-    text TEXT NOT NULL,
+    text_start INTEGER NOT NULL,
+    text_length INTEGER NOT NULL,
     text_hash BLOB NOT NULL,
     line INTEGER NOT NULL,
     category TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS chunks_by_path ON chunks (path);
+CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks (file_id);
 CREATE TABLE IF NOT EXISTS symbols (
     id INTEGER PRIMARY KEY,
     chunk_id INTEGER NOT NULL,
@@ -96,6 +117,9 @@ _TOKENS_PROBE = "parseHTTPResponse snake_case_name Größe 日本語 x2 __init__
 # ``StateDB.informative_terms``); measured with ``benchmarks/bench_index.py`` and ``quality.py``.
 COMMON_TERM_SHARE = 0.2
 COMMON_TERM_FLOOR = 200  # below this many chunks a token is cheap, whatever its share
+CACHED_FILE_TEXTS = 64
+"""Files whose inflated chunk texts a reader keeps (then it starts again): a search reads a
+few files' chunks, and the next keystroke's search mostly the same ones."""
 BUSY_TIMEOUT = 30.0
 """Seconds to wait for a lock another program holds on the database before saying so."""
 WHAT = "index database"
@@ -192,15 +216,17 @@ class StateDB:
         self._frequencies: dict[str, int] = {}
         self._statistics_generation = -1
         self._chunk_count = 0
+        self._texts: dict[int, str] = {}
         self._db = self._connect(readonly=readonly or immutable, immutable=immutable)
         try:
             if not (readonly or immutable):
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute(_META_SCHEMA)
+            self._check_format()  # before the tables: another format's tables may not take them
+            if not (readonly or immutable):
                 self._db.executescript(_SCHEMA + LEXICON_SCHEMA)
                 self._init_meta()
-            self._check_format()
-            if not (readonly or immutable):
                 self._check_tokens()
             self.state_id = self._meta("state_id") or ""
             """Made at random with the database: which state a vector index belongs to."""
@@ -282,16 +308,18 @@ class StateDB:
         """The chunks with these ids (missing ids are left out).
 
         Args:
-            text: Read the chunks' text; without it (``text=""``) ranking a few hundred
-                candidates by their place and category reads a tenth of the bytes.
+            text: Read the chunks' text; without it (``text=""``) no file's texts are
+                inflated (ranking a few hundred candidates needs only their places).
         """
-        columns = _CHUNK_COLUMNS if text else _CHUNK_COLUMNS.replace("text,", "'' AS text,", 1)
-        return {row[0]: _stored_chunk(row) for row in self._select_by_ids(columns, ids)}
+        rows = self._select_by_ids(_CHUNK_COLUMNS, ids)
+        return {row[0]: self._stored_chunk(row, text=text) for row in rows}
 
     @_guarded
     def places(self, ids: Iterable[int]) -> dict[int, ChunkPlace]:
         """Path, range, symbol, kind and category of the chunks with these ids."""
-        rows = self._select_by_ids("id, path, start_line, end_line, symbol, kind, category", ids)
+        rows = self._select_by_ids(
+            "chunks.id, path, start_line, end_line, symbol, kind, category", ids
+        )
         return {
             cid: ChunkPlace(path, start, end, symbol, kind, _category(category))
             for cid, path, start, end, symbol, kind, category in rows
@@ -300,7 +328,7 @@ class StateDB:
     @_guarded
     def embedding_facts(self, ids: Iterable[int]) -> dict[int, tuple[str, bool, int]]:
         """(category, defines a name, text length) of each chunk: the indexer's embedding order."""
-        rows = self._select_by_ids("id, category, symbol != '', length(text)", ids)
+        rows = self._select_by_ids("chunks.id, category, symbol != '', text_length", ids)
         return {int(cid): (str(cat), bool(named), int(size)) for cid, cat, named, size in rows}
 
     def iter_chunks(self, batch: int = 2000) -> Iterator[StoredChunk]:
@@ -309,16 +337,17 @@ class StateDB:
         while True:
             try:
                 rows = self._db.execute(
-                    f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id > ? ORDER BY id LIMIT ?",
+                    f"SELECT {_CHUNK_COLUMNS} FROM {_CHUNK_ROWS} WHERE chunks.id > ? "
+                    "ORDER BY chunks.id LIMIT ?",
                     (last, batch),
                 ).fetchall()
+                stored = [self._stored_chunk(row, text=True) for row in rows]
             except sqlite3.Error as exc:
                 raise sqlite_failure(exc, self.path, WHAT) from exc
-            if not rows:
+            if not stored:
                 return
-            for row in rows:
-                yield _stored_chunk(row)
-            last = rows[-1][0]
+            yield from stored
+            last = stored[-1].id
 
     @_guarded
     def chunk_ids_where(
@@ -331,7 +360,9 @@ class StateDB:
         clauses: list[str] = []
         params: list[str] = []
         if paths is not None:  # a JSON array, not a TEMP table: readers never write
-            clauses.append("path IN (SELECT value FROM json_each(?))")
+            clauses.append(
+                "file_id IN (SELECT id FROM files WHERE path IN (SELECT value FROM json_each(?)))"
+            )
             params.append(json.dumps(list(paths)))
         if languages is not None:
             clauses.append("language IN (SELECT value FROM json_each(?))")
@@ -492,11 +523,12 @@ class StateDB:
 
     @_guarded
     def integrity_problem(self) -> str | None:
-        """What SQLite's and the lexical index's checks find wrong, or ``None`` (reads it all)."""
+        """What SQLite's, the chunk texts' and the lexical index's checks find wrong, or
+        ``None`` (reads it all)."""
         found = [str(row[0]) for row in self._db.execute("PRAGMA integrity_check")]
         if found != ["ok"]:
             return "; ".join(found)[:300]
-        return self._lexicon.integrity_problem()
+        return self._texts_problem() or self._lexicon.integrity_problem()
 
     def close(self) -> None:
         """Close the connection."""
@@ -519,38 +551,51 @@ class StateDB:
             raise
 
     def _delete_file(self, path: str) -> int:
-        ids = [row[0] for row in self._db.execute("SELECT id FROM chunks WHERE path = ?", (path,))]
+        row = self._db.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            return 0
+        file_id = row[0]
+        ids = [
+            r[0] for r in self._db.execute("SELECT id FROM chunks WHERE file_id = ?", (file_id,))
+        ]
         if ids:
             self._lexicon.remove(ids)
             self._db.executemany("DELETE FROM symbols WHERE chunk_id = ?", ((i,) for i in ids))
-            self._db.execute("DELETE FROM chunks WHERE path = ?", (path,))
-        self._db.execute("DELETE FROM files WHERE path = ?", (path,))
+            self._db.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+        self._db.execute("DELETE FROM texts WHERE file_id = ?", (file_id,))
+        self._db.execute("DELETE FROM files WHERE id = ?", (file_id,))
         return len(ids)
 
     def _insert_file(
         self, update: FileUpdate, lexical: list[tuple[int, str, str, str]]
     ) -> list[int]:
-        """Insert the file and its chunks; each chunk's (id, symbol, path, body) tokens are
-        appended to ``lexical`` for the BM25 index."""
+        """Insert the file, its chunks and their texts; each chunk's (id, symbol, path, body)
+        tokens are appended to ``lexical`` for the BM25 index."""
         f = update.file
-        self._db.execute(
+        cursor = self._db.execute(
             "INSERT INTO files (path, content_id, size, mtime_ns, skip) VALUES (?, ?, ?, ?, ?)",
             (f.path, f.content_id, f.size, f.mtime_ns, update.skip),
         )
+        file_id = int(cursor.lastrowid or 0)
+        blob, spans = _pack_texts([chunk.text for chunk, _ in update.chunks])
+        if spans:
+            self._db.execute("INSERT INTO texts (file_id, texts) VALUES (?, ?)", (file_id, blob))
         ids = []
         path_tokens = " ".join(tokens(f.path))
-        for chunk, digest in update.chunks:
+        for (chunk, digest), (start, length) in zip(update.chunks, spans, strict=True):
             cursor = self._db.execute(
-                "INSERT INTO chunks (path, language, start_line, end_line, symbol, kind, text, "
-                "text_hash, line, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO chunks (file_id, language, start_line, end_line, symbol, kind, "
+                "text_start, text_length, text_hash, line, category) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    chunk.path,
+                    file_id,
                     chunk.language,
                     chunk.start_line,
                     chunk.end_line,
                     chunk.symbol,
                     chunk.kind,
-                    chunk.text,
+                    start,
+                    length,
                     digest,
                     chunk.line,
                     chunk.category,
@@ -581,15 +626,70 @@ class StateDB:
         )
 
     def _select_by_ids(self, columns: str, ids: Iterable[int]) -> list[Any]:
+        """``columns`` of the chunks with these ids, each row joined with its file's."""
         wanted = list(ids)
         rows: list[Any] = []
         for start in range(0, len(wanted), 500):
             part = wanted[start : start + 500]
             marks = ",".join("?" * len(part))
             rows.extend(
-                self._db.execute(f"SELECT {columns} FROM chunks WHERE id IN ({marks})", part)
+                self._db.execute(
+                    f"SELECT {columns} FROM {_CHUNK_ROWS} WHERE chunks.id IN ({marks})", part
+                )
             )
         return rows
+
+    def _stored_chunk(self, row: Sequence[Any], *, text: bool) -> StoredChunk:
+        """A ``StoredChunk`` from a row of ``_CHUNK_COLUMNS`` (its text ``""`` unless ``text``)."""
+        cid, path, lang, start, end, symbol, kind, file_id, at, length, digest, line, cat = row
+        body = self._file_texts(file_id, path)[at : at + length] if text else ""
+        chunk = Chunk(path, lang, start, end, symbol, _kind(kind), body, line, (), _category(cat))
+        return StoredChunk(cid, chunk, bytes(digest))
+
+    def _file_texts(self, file_id: int, path: str) -> str:
+        """The joined chunk texts of one file (cached: a file id's texts never change).
+
+        Raises:
+            IndexCorruptError: They are missing or do not inflate.
+        """
+        cached = self._texts.get(file_id)
+        if cached is not None:
+            return cached
+        row = self._db.execute("SELECT texts FROM texts WHERE file_id = ?", (file_id,)).fetchone()
+        try:
+            if row is None:
+                raise ValueError("missing")
+            texts = _unpack_texts(row[0])
+        except ValueError as exc:
+            raise IndexCorruptError(
+                f"The {WHAT} {self.path} is damaged (the chunk texts of {path}: {exc}).",
+                path=str(self.path),
+            ) from exc
+        if len(self._texts) >= CACHED_FILE_TEXTS:
+            self._texts.clear()
+        self._texts[file_id] = texts
+        return texts
+
+    def _texts_problem(self) -> str | None:
+        """Files whose chunk texts are missing, do not inflate, or are not exactly their
+        chunks' texts end to end; ``None`` when every file's are sound."""
+        spans: dict[int, list[tuple[int, int]]] = {}
+        for file_id, start, length in self._db.execute(
+            "SELECT file_id, text_start, text_length FROM chunks "
+            "ORDER BY file_id, text_start, text_length"
+        ):
+            spans.setdefault(file_id, []).append((start, length))
+        bad = 0
+        for file_id, blob in self._db.execute("SELECT file_id, texts FROM texts"):
+            try:
+                size = len(_unpack_texts(blob))
+            except ValueError:
+                size = -1
+            tiles = spans.pop(file_id, [])
+            ends = [0] + [start + length for start, length in tiles]
+            bad += size != ends[-1] or [start for start, _ in tiles] != ends[:-1]
+        bad += len(spans)  # files with chunks and no texts
+        return f"the chunk texts of {bad} files are damaged" if bad else None
 
     def _init_meta(self) -> None:
         with self._transaction():
@@ -663,16 +763,35 @@ def _tokens_fingerprint() -> str:
     return hashlib.blake2b(" ".join(tokens(_TOKENS_PROBE)).encode(), digest_size=8).hexdigest()
 
 
+_CHUNK_ROWS = "chunks JOIN files ON files.id = chunks.file_id"
+"""Chunks with their file's row: where the path is."""
 _CHUNK_COLUMNS = (
-    "id, path, language, start_line, end_line, symbol, kind, text, text_hash, line, category"
+    "chunks.id, path, language, start_line, end_line, symbol, kind, file_id, text_start, "
+    "text_length, text_hash, line, category"
 )
 
 
-def _stored_chunk(row: Sequence[Any]) -> StoredChunk:
-    """A ``StoredChunk`` from a row of ``_CHUNK_COLUMNS``."""
-    cid, path, lang, start, end, symbol, kind, text, digest, line, category = row
-    chunk = Chunk(path, lang, start, end, symbol, _kind(kind), text, line, (), _category(category))
-    return StoredChunk(cid, chunk, bytes(digest))
+def _pack_texts(texts: Sequence[str]) -> tuple[bytes, list[tuple[int, int]]]:
+    """One file's chunk texts as one zlib stream, and each text's (start, length) in it, in
+    characters of the inflated string."""
+    spans = []
+    start = 0
+    for text in texts:
+        spans.append((start, len(text)))
+        start += len(text)
+    return zlib.compress("".join(texts).encode("utf-8")), spans
+
+
+def _unpack_texts(blob: bytes) -> str:
+    """The joined texts ``_pack_texts`` made.
+
+    Raises:
+        ValueError: The stream is damaged (not zlib, or not UTF-8 once inflated).
+    """
+    try:
+        return zlib.decompress(blob).decode("utf-8")  # UnicodeDecodeError is a ValueError
+    except (zlib.error, TypeError) as exc:
+        raise ValueError(f"not a zlib stream: {exc}") from exc
 
 
 def _category(value: str) -> FileCategory:
