@@ -51,7 +51,7 @@ from codefind.ranking import (
     definition_boosts,
     mark_weak,
 )
-from codefind.store import ChunkPlace, Store, StoredChunk, SymbolRow, VectorIndex
+from codefind.store import REBUILD_ADVICE, ChunkPlace, Store, StoredChunk, SymbolRow, VectorIndex
 from codefind.translation import Translation, translate_query
 
 CANDIDATES = 100
@@ -169,7 +169,7 @@ class SearchService:
             )
         except IndexCorruptError as damage:
             self.store.report_damage(damage)
-            damage.message += " Run `codefind index` to rebuild it."
+            damage.message += f" {REBUILD_ADVICE}"
             damage.args = (damage.message,)
             raise
 

@@ -261,7 +261,8 @@ def test_an_outdated_state_is_rebuilt_from_the_cache_without_embedding(
     finally:
         workspace.close()
     assert report.embedded == 0 and report.reused == first["chunks"] == report.chunks
-    assert any("Rebuilt it" in note for note in report.notes)
+    rebuilt = [note for note in report.notes if "Rebuilt it" in note]
+    assert rebuilt and not any("Run `codefind index`" in note for note in rebuilt), rebuilt
     workspace = Workspace.for_repository(repo, Settings())
     try:
         hits = workspace.search_service().search("fibonacci number", mode="lexical").hits
@@ -333,7 +334,8 @@ def test_a_format_3_state_is_rebuilt_from_the_cache_without_embedding(repo: Path
     finally:
         workspace.close()
     assert report.embedded == 0 and report.reused == first["chunks"] == report.chunks
-    assert any("Rebuilt it" in note for note in report.notes)
+    rebuilt = [note for note in report.notes if "Rebuilt it" in note]
+    assert rebuilt and not any("Run `codefind index`" in note for note in rebuilt), rebuilt
     workspace = Workspace.for_repository(repo, Settings())
     try:
         service = workspace.search_service()

@@ -72,6 +72,8 @@ __all__ = [
 
 STATE_FILE = "state.sqlite"
 CACHE_FILE = "embeddings.sqlite"
+REBUILD_ADVICE = "Run `codefind index` to rebuild it."
+"""What a reader adds to a damaged or outdated index's message (a writer rebuilds it)."""
 DAMAGE_MARK = "state.damaged"
 """Left by a reader that met a damaged state database; the next writer checks it all."""
 
@@ -122,8 +124,12 @@ class Store:
         try:
             state, read_only = _open_state_for_reading(location.index_dir / STATE_FILE)
         except IndexCorruptError as exc:
-            message = f"{exc.message} Run `codefind index` to rebuild it."
+            message = f"{exc.message} {REBUILD_ADVICE}"
             raise IndexCorruptError(message, path=exc.path) from exc
+        except IndexFormatError as exc:
+            if exc.newer:
+                raise
+            raise IndexFormatError(f"{exc.message} {REBUILD_ADVICE}", newer=False) from exc
         return cls(location, state, read_only=read_only)
 
     @classmethod

@@ -708,12 +708,7 @@ class StateDB:
             newer = int(found) > STATE_FORMAT
             raise IndexFormatError(
                 f"The index at {self.path.parent} has format {found}; this codefind uses "
-                f"format {STATE_FORMAT}. "
-                + (
-                    "Upgrade codefind to use it."
-                    if newer
-                    else "Run `codefind index` to rebuild it."
-                ),
+                f"format {STATE_FORMAT}." + (" Upgrade codefind to use it." if newer else ""),
                 newer=newer,
             )
 
@@ -729,8 +724,7 @@ class StateDB:
                 )
         elif found != _tokens_fingerprint():
             raise IndexFormatError(
-                f"The index at {self.path.parent} was made with another tokenizer. "
-                "Run `codefind index` to rebuild it.",
+                f"The index at {self.path.parent} was made with another tokenizer.",
                 newer=False,
             )
 
