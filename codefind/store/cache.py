@@ -15,8 +15,8 @@ an older codefind sharing the cache is still read.
 A bad vector must not be served for good, so every row carries a CRC-32 of its model, key and
 bytes, and ``get_many`` returns only vectors that pass it and are well formed (an int8 row's
 largest component is ±127; a float row is a finite unit vector); the others count as missing
-and are embedded again (``rejected`` counts them). The cache is only a
-cache: a file SQLite finds damaged is moved aside and a new one started (``notes`` says so).
+and are embedded again (``rejected`` counts them). The cache is only a cache: a file SQLite
+finds damaged is moved aside and a new one started (``notes`` says so).
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ _LAYOUT = 2
 """``PRAGMA user_version`` of a cache whose rows are all int8 (1: float16 rows may remain,
 0: float32 rows too)."""
 
-# A rowid table, not WITHOUT ROWID: a row is a 1.5 KB vector (384 float32) or more, and a
+# A rowid table, not WITHOUT ROWID: a row was a 1.5 KB vector (384 float32) when this was
+# measured (int8 rows of the server models, 1024 dimensions and up, are 1 KB or more), and a
 # WITHOUT ROWID table keeps at most ~1 KB of a row in its 4 KB page and spills the rest into
 # an overflow page of its own, so it took 4.7 KB on disk per vector instead of ~1.6 KB.
 _SCHEMA = """
