@@ -253,8 +253,8 @@ def main() -> None:
         "state (SQLite: chunks, symbols, BM25 postings)": dir_size(location.index_dir)
         - dir_size(location.index_dir / "vectors")
         - dir_size(location.cache_dir),
-        "vectors (USearch f16)": dir_size(location.index_dir / "vectors"),
-        "embedding cache (f16)": dir_size(location.cache_dir),
+        "vectors (USearch i8)": dir_size(location.index_dir / "vectors"),
+        "embedding cache (int8)": dir_size(location.cache_dir),
     }
     lines = [
         f"Machine: {machine_info()}. Run: {stamp()}.",

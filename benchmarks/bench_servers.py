@@ -176,7 +176,7 @@ def main() -> None:
     lines += [
         "",
         f"The client (codefind) spent {per_chunk * 1000:.2f} ms of CPU per chunk (median over "
-        f"the cells: request, checks, float16 cache, HNSW insertion), so on this machine it "
+        f"the cells: request, checks, int8 cache, HNSW insertion), so on this machine it "
         f"cannot go past about {len(os.sched_getaffinity(0)) / per_chunk:,.0f} chunks/s with "
         "every core its own; the stand-in servers ran on the same cores here.",
     ]

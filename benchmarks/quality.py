@@ -100,6 +100,7 @@ def main() -> None:
     parser.add_argument("--backend", default="local", choices=("local", "sglang", "voyage"))
     parser.add_argument("--modes", nargs="*", default=list(MODES))
     parser.add_argument("--section", default="quality", help="RESULTS.md section to write")
+    parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     parser.add_argument("--yes", action="store_true", help="consent to uploading corpora (Voyage)")
     parser.add_argument(
         "--no-translate", action="store_true", help="queries as typed (the zh/ja 'before' rows)"
@@ -141,7 +142,8 @@ def main() -> None:
             "(`--yes` consents to uploading the corpora; the cost estimate is printed first).",
         ]
     )
-    write_section(args.section, text)
+    if not args.no_write:
+        write_section(args.section, text)
     print(text)
 
 

@@ -241,8 +241,8 @@ class Indexer:
         cached = store.cache.get_many(self.embedder.model_id, ids_by_hash)
         if store.cache.rejected > rejected:
             tally.notes.append(
-                f"{store.cache.rejected - rejected} cached vectors were bad (not finite, not of "
-                "unit length, or failing their checksum); embedded those texts again."
+                f"{store.cache.rejected - rejected} cached vectors were bad (malformed, or failing "
+                "their checksum); embedded those texts again."
             )
         tally.reused += sum(len(ids_by_hash[h]) for h in cached)
         self._add(writer, ids_by_hash, cached)

@@ -155,11 +155,13 @@ def test_bad_cached_vectors_are_embedded_again_when_the_index_is_rebuilt(repo: P
     workspace.close()
     db = sqlite3.connect(cache)
     rows = db.execute("SELECT text_hash, vector FROM embeddings ORDER BY id LIMIT 4").fetchall()
-    good = [np.frombuffer(blob, dtype=np.float16) for _, blob in rows]
-    rotten = [-good[0], np.where(np.arange(384) == 7, np.nan, good[1]), 0 * good[2], good[3] / 2]
+    good = [np.frombuffer(blob, dtype=np.int8) for _, blob in rows]
+    flipped = good[1].copy()
+    flipped[7] ^= 1  # one bit: a well formed row that only its checksum catches, like -good[0]
+    rotten = [-good[0], flipped, 0 * good[2], good[3] // 2]
     db.executemany(
         "UPDATE embeddings SET vector = ? WHERE text_hash = ?",
-        [(v.astype(np.float16).tobytes(), key) for v, (key, _) in zip(rotten, rows, strict=True)],
+        [(v.astype(np.int8).tobytes(), key) for v, (key, _) in zip(rotten, rows, strict=True)],
     )
     db.commit()
     db.close()
@@ -172,7 +174,47 @@ def test_bad_cached_vectors_are_embedded_again_when_the_index_is_rebuilt(repo: P
     repaired = dict(db.execute("SELECT text_hash, vector FROM embeddings").fetchall())
     db.close()
     for vector, (key, _) in zip(good, rows, strict=True):
-        assert np.array_equal(np.frombuffer(repaired[key], dtype=np.float16), vector)
+        assert np.array_equal(np.frombuffer(repaired[key], dtype=np.int8), vector)
+    assert_vectors_match_texts(repo)
+
+
+def test_a_float16_vector_file_of_format_1_is_rebuilt_as_int8_from_the_cache(repo: Path) -> None:
+    """An older codefind's vector file (float16, format 1) is never read as int8: readers
+    are told it will be rebuilt, and the next writer rebuilds it without embedding."""
+    import zlib
+    from dataclasses import asdict, replace
+
+    from usearch.index import Index
+
+    from codefind.errors import IndexFormatError
+    from codefind.store.vectors import read_manifest, slug
+
+    first = index(repo)
+    workspace = Workspace.for_repository(repo, Settings())
+    model_id, folder = workspace.embedder.model_id, workspace.location.index_dir
+    workspace.close()
+    current = open_vector_index(folder, model_id, 384)
+    keys, rows = current.vectors(current.keys())
+    old = Index(ndim=384, metric="cos", dtype="f16")  # as codefind wrote it before int8
+    old.add(keys, rows)
+    data = folder / "vectors" / f"{slug(model_id, 384)}.9.usearch"
+    old.save(str(data))
+    manifest = read_manifest(folder, model_id, 384)
+    assert manifest is not None
+    older = replace(
+        manifest, file=data.name, size=data.stat().st_size,
+        crc32=zlib.crc32(data.read_bytes()), dtype="f16", format=1,
+    )  # fmt: skip
+    (folder / "vectors" / f"{slug(model_id, 384)}.json").write_text(json.dumps(asdict(older)))
+    with pytest.raises(IndexFormatError, match="rebuilt from the embedding cache"):
+        open_vector_index(folder, model_id, 384)
+
+    report = index(repo)
+    assert report.embedded == 0 and report.reused == first.chunks
+    assert any("has format 1" in note and "Rebuilt it" in note for note in report.notes)
+    rebuilt = read_manifest(folder, model_id, 384)
+    assert rebuilt is not None and (rebuilt.format, rebuilt.dtype) == (2, "i8")
+    assert not data.exists(), "the float16 file is gone"
     assert_vectors_match_texts(repo)
 
 

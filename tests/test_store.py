@@ -26,6 +26,7 @@ from codefind.store import (
     text_hash,
     write_lock,
 )
+from codefind.store.quantize import dequantize, quantize
 from codefind.store.vectors import STALE_SECONDS
 
 
@@ -41,6 +42,19 @@ def unit(rows: int, dim: int, seed: int = 0) -> np.ndarray:
     matrix = np.random.default_rng(seed).standard_normal((rows, dim)).astype(np.float32)
     unit_rows: np.ndarray = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
     return unit_rows
+
+
+def as_stored(vectors: np.ndarray) -> np.ndarray:
+    """What the cache and the vector index give back of these vectors (int8, as unit rows)."""
+    return dequantize(quantize(vectors))
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row by row cosine similarity."""
+    found: np.ndarray = np.sum(a * b, axis=-1) / (
+        np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
+    )
+    return found
 
 
 # --- state ----------------------------------------------------------------------------------
@@ -186,7 +200,7 @@ def test_vector_index_round_trip_and_incremental_update(tmp_path: Path) -> None:
     writer = VectorWriter(tmp_path, "m", 32, VectorIndex(None, None), state_id="s")
     writer.add(np.arange(1, 51, dtype=np.uint64), vectors)
     manifest = writer.save(generation=7)
-    assert manifest.count == 50 and manifest.dtype == "f16"
+    assert manifest.count == 50 and manifest.dtype == "i8"
     index = open_vector_index(tmp_path, "m", 32, verify=True)
     keys, sims = index.search(vectors[9], 3)
     assert keys[0] == 10 and sims[0] == pytest.approx(1.0, abs=2e-3)
@@ -232,7 +246,72 @@ def test_vectors_for_keys_returns_only_present_ones(tmp_path: Path) -> None:
     writer.save(generation=1)
     keys, rows = open_vector_index(tmp_path, "m", 16).vectors([2, 4, 99])
     assert keys.tolist() == [2, 4]
-    assert np.allclose(rows, matrix[[1, 3]], atol=2e-3)
+    assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-6), "unit rows"
+    assert (cosines(rows, matrix[[1, 3]]) > 0.999).all()
+
+
+def test_int8_vectors_keep_their_direction_through_the_cache_and_the_index(
+    tmp_path: Path,
+) -> None:
+    """A vector goes from the model to the cache and from the cache to the index as int8;
+    what comes back (and what the query is compared with) is within 0.001 of the cosine."""
+    vectors = unit(200, 384, seed=3)
+    keys = [text_hash(f"t{i}") for i in range(200)]
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    cache.put_many("m", dict(zip(keys, vectors, strict=True)))
+    cached = np.vstack([cache.get_many("m", keys)[k] for k in keys])
+    assert (cosines(cached, vectors) > 0.999).all()
+    writer = VectorWriter(tmp_path, "m", 384, VectorIndex(None, None), state_id="s")
+    writer.add(np.arange(1, 201, dtype=np.uint64), cached)
+    writer.save(generation=1)
+    index = open_vector_index(tmp_path, "m", 384, verify=True)
+    ids, rows = index.vectors(np.arange(1, 201, dtype=np.uint64))
+    assert ids.tolist() == list(range(1, 201))
+    assert np.array_equal(quantize(rows), quantize(cached)), "the index holds the cache's rows"
+    assert (cosines(rows, vectors) > 0.999).all()
+    query = vectors[41] + 0.5 * unit(1, 384, seed=4)[0]
+    query /= np.linalg.norm(query)
+    found, sims = index.search(query, 10)
+    exact = vectors @ query
+    assert found[0] == 42 and sims[0] > 0.8
+    assert np.allclose(sims, exact[found.astype(np.int64) - 1], atol=1e-3), "the query is int8 too"
+
+
+def test_a_matryoshka_dimension_comes_from_an_int8_cache_row(tmp_path: Path) -> None:
+    from codefind.embeddings.base import truncate
+
+    vectors = unit(50, 1024, seed=5)
+    keys = [text_hash(f"t{i}") for i in range(50)]
+    cache = EmbeddingCache(tmp_path / "cache.sqlite")
+    cache.put_many("m", dict(zip(keys, vectors, strict=True)))
+    cached = np.vstack([cache.get_many("m", keys)[k] for k in keys])
+    for dim in (64, 256):
+        small = truncate(cached, dim)
+        assert np.allclose(np.linalg.norm(small, axis=1), 1.0, atol=1e-6)
+        assert (cosines(small, truncate(vectors, dim)) > 0.999).all(), dim
+        writer = VectorWriter(tmp_path, "m", dim, VectorIndex(None, None), state_id="s")
+        writer.add(np.arange(1, 51, dtype=np.uint64), small)
+        writer.save(generation=1)
+        _, rows = open_vector_index(tmp_path, "m", dim).vectors(np.arange(1, 51, dtype=np.uint64))
+        assert (cosines(rows, truncate(vectors, dim)) > 0.999).all(), dim
+
+
+def test_usearch_casts_float32_to_int8_too_coarsely_for_codefind_to_let_it(
+    tmp_path: Path,
+) -> None:
+    """docs/API_NOTES.md: USearch's own cast is trunc(127 * x / |x|), a few levels per
+    component of a 384-dimension unit vector; codefind hands it int8 rows it quantized."""
+    from usearch.index import Index
+
+    vectors = unit(20, 384, seed=6)
+    index = Index(ndim=384, metric="cos", dtype="i8")
+    index.add(np.arange(20, dtype=np.uint64), vectors)
+    got = index.get(np.arange(20, dtype=np.uint64), dtype="i8")
+    assert isinstance(got, tuple)
+    cast = np.vstack([np.asarray(row) for row in got])
+    assert np.array_equal(cast, np.trunc(127 * vectors).astype(np.int8))
+    assert cosines(cast.astype(np.float32), vectors).mean() < 0.999
+    assert cosines(as_stored(vectors), vectors).min() > 0.9999
 
 
 def test_missing_vector_index_is_empty(tmp_path: Path) -> None:
@@ -280,7 +359,7 @@ def test_cache_is_keyed_by_model_and_text(tmp_path: Path) -> None:
     assert set(cache.get_many("m1", [a, b])) == {a}
     assert cache.get_many("m2", [a]) == {}
     assert cache.missing("m1", [b, a, b]) == [b]
-    assert np.array_equal(cache.get_many("m1", [a])[a], vec.astype(np.float16).astype(np.float32))
+    assert np.array_equal(cache.get_many("m1", [a])[a], as_stored(vec))
     reopened = EmbeddingCache(tmp_path / "cache.sqlite")
     assert reopened.count("m1") == 1
 
@@ -306,23 +385,29 @@ def test_cache_in_the_first_layout_is_moved_over_and_shrinks(tmp_path: Path) -> 
     cache = EmbeddingCache(path)
     found = cache.get_many("m", keys)
     assert len(found) == 400
-    assert np.array_equal(found[keys[7]], vectors[7].astype(np.float16).astype(np.float32))
+    assert np.array_equal(found[keys[7]], as_stored(vectors[7]))
     cache.close()
     size = path.stat().st_size
-    assert size < 1200 * 400 < 2 * 1200 * 400 < old_size, (old_size, size)
+    assert size < 600 * 400 < 4 * 600 * 400 < old_size, (old_size, size)
     assert EmbeddingCache(path).count("m") == 400, "opening again changes nothing"
 
 
-def test_a_float32_cache_becomes_float16_on_open_and_bad_rows_stay_bad(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("older", "layout", "shrinks_to"),
+    [(np.float32, 0, 0.35), (np.float16, 1, 0.6)],  # as codefind wrote them, and their layout
+)
+def test_a_float_cache_becomes_int8_on_open_and_bad_rows_stay_bad(
+    tmp_path: Path, older: type[np.floating], layout: int, shrinks_to: float
+) -> None:
     import sqlite3
     import zlib
 
     path = tmp_path / "cache.sqlite"
-    vectors = unit(400, 384).astype(np.float32)
+    vectors = unit(400, 384).astype(older)
     keys = [text_hash(f"def f{i}(): pass") for i in range(400)]
-    EmbeddingCache(path).close()  # today's layout, then rows as a float32 codefind wrote them
+    EmbeddingCache(path).close()  # today's layout, then rows as an older codefind wrote them
     old = sqlite3.connect(path)
-    old.execute("PRAGMA user_version = 0")
+    old.execute(f"PRAGMA user_version = {layout}")
     rows = []
     for key, vec in zip(keys, vectors, strict=True):
         blob = vec.tobytes()
@@ -339,14 +424,38 @@ def test_a_float32_cache_becomes_float16_on_open_and_bad_rows_stay_bad(tmp_path:
     cache.close()
     assert len(found) == 399 and keys[5] not in found, "the rotten row is still rejected"
     for i in (0, 7, 399):
-        assert np.array_equal(found[keys[i]], vectors[i].astype(np.float16).astype(np.float32))
+        assert np.array_equal(found[keys[i]], as_stored(vectors[i]))
+    assert (cosines(np.vstack([found[k] for k in keys if k in found]), np.delete(vectors, 5, 0))
+            > 0.999).all()  # fmt: skip
     db = sqlite3.connect(path)
     widths = dict(db.execute("SELECT length(vector), COUNT(*) FROM embeddings GROUP BY 1"))
     db.close()
-    assert widths == {2 * 384: 399, 4 * 384: 1}
-    assert path.stat().st_size < 0.6 * old_size, (old_size, path.stat().st_size)
+    assert widths == {384: 399, np.dtype(older).itemsize * 384: 1}
+    assert path.stat().st_size < shrinks_to * old_size, (old_size, path.stat().st_size)
     again = EmbeddingCache(path)
     assert again.count("m") == 400 and len(again.get_many("m", keys)) == 399
+
+
+def test_a_float16_row_written_by_an_older_codefind_after_the_conversion_is_read(
+    tmp_path: Path,
+) -> None:
+    """Worktrees share the cache, and one of them may still run an older codefind."""
+    import sqlite3
+    import zlib
+
+    path = tmp_path / "cache.sqlite"
+    EmbeddingCache(path).close()
+    key, vec = text_hash("def f(): pass"), unit(1, 384)[0]
+    blob = vec.astype(np.float16).tobytes()
+    db = sqlite3.connect(path)
+    db.execute(
+        "INSERT INTO embeddings (model, text_hash, dim, vector, crc) VALUES ('m', ?, 384, ?, ?)",
+        (key, blob, zlib.crc32(blob, zlib.crc32(key, zlib.crc32(b"m")))),
+    )
+    db.commit()
+    db.close()
+    found = EmbeddingCache(path).get_many("m", [key])
+    assert np.array_equal(found[key], vec.astype(np.float16).astype(np.float32))
 
 
 def test_the_cache_returns_what_it_stored_and_the_indexer_uses_that(tmp_path: Path) -> None:
@@ -357,7 +466,8 @@ def test_the_cache_returns_what_it_stored_and_the_indexer_uses_that(tmp_path: Pa
     read = cache.get_many("m", keys)
     for key in keys:
         assert stored[key].dtype == np.float32 and np.array_equal(stored[key], read[key])
-        assert not np.array_equal(stored[key], vectors[keys.index(key)]), "rounded to float16"
+        assert not np.array_equal(stored[key], vectors[keys.index(key)]), "quantized"
+        assert float(cosines(stored[key], vectors[keys.index(key)])) > 0.999
 
 
 def test_a_reader_that_read_an_old_manifest_follows_the_new_one(

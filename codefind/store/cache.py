@@ -5,14 +5,18 @@ vector), survives branch switches, and makes a killed indexing run resumable: ea
 committed as soon as the model returns it, and the next run embeds only what is missing.
 Vectors are stored at the model's native dimension; smaller Matryoshka dimensions are derived
 from them (``embeddings.base.truncate``), so changing dimension never calls a model again.
-They are stored as float16, half the bytes of float32 and exactly what the vector indexes hold
-(``vectors.DTYPE``): the rounding costs nothing that the index had not already cost
-(``benchmarks/RESULTS.md``, "Index size on disk"). A cache of float32 rows is converted on open.
+They are stored as int8 (``store.quantize``: each vector scaled to use the whole int8 range,
+no scale kept, since every use of a vector is a cosine), a quarter of the bytes of float32 and
+exactly what the vector indexes hold (``vectors.DTYPE``): the rounding costs nothing that the
+index had not already cost (``benchmarks/RESULTS.md``, "int8 vectors"). A cache of float32 or
+float16 rows, as older codefinds wrote, is converted on open, and such a row written since by
+an older codefind sharing the cache is still read.
 
 A bad vector must not be served for good, so every row carries a CRC-32 of its model, key and
-bytes, and ``get_many`` returns only vectors that pass it and are finite unit vectors; the
-others count as missing and are embedded again (``rejected`` counts them). The cache is only a
-cache: a file SQLite finds damaged is moved aside and a new one started (``notes`` says so).
+bytes, and ``get_many`` returns only vectors that pass it and are well formed (an int8 row's
+largest component is ±127; a float row is a finite unit vector); the others count as missing
+and are embedded again (``rejected`` counts them). The cache is only a cache: a file SQLite
+finds damaged is moved aside and a new one started (``notes`` says so).
 """
 
 from __future__ import annotations
@@ -32,15 +36,20 @@ import numpy.typing as npt
 
 from codefind.errors import IndexCorruptError
 from codefind.store.failures import is_corruption, os_failure, sqlite_failure
+from codefind.store.quantize import dequantize, is_quantized, quantize
 
 Vectors = npt.NDArray[np.float32]
 
-STORED = np.dtype(np.float16)
-"""How a vector is kept: float16, little-endian (the vector indexes hold float16 too)."""
-_LAYOUT = 1
-"""``PRAGMA user_version`` of a cache whose rows are all float16 (0: float32 rows may remain)."""
+STORED = np.dtype(np.int8)
+"""How a vector is kept: int8, quantized (the vector indexes hold the same int8 rows)."""
+_FLOATS = (np.dtype(np.float16), np.dtype(np.float32))
+"""How older codefinds kept a vector (little-endian), read to convert them."""
+_LAYOUT = 2
+"""``PRAGMA user_version`` of a cache whose rows are all int8 (1: float16 rows may remain,
+0: float32 rows too)."""
 
-# A rowid table, not WITHOUT ROWID: a row is a 1.5 KB vector (384 float32) or more, and a
+# A rowid table, not WITHOUT ROWID: a row was a 1.5 KB vector (384 float32) when this was
+# measured (int8 rows of the server models, 1024 dimensions and up, are 1 KB or more), and a
 # WITHOUT ROWID table keeps at most ~1 KB of a row in its 4 KB page and spills the rest into
 # an overflow page of its own, so it took 4.7 KB on disk per vector instead of ~1.6 KB.
 _SCHEMA = """
@@ -58,8 +67,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS embeddings_by_key ON embeddings (model, text_h
 _OLD_TABLE = "vectors"
 _BATCH = 500  # SQLite's default limit on bound parameters is 999
 NORM_TOLERANCE = 1e-3
-"""How far from 1 a cached vector's length may be (float16 rounding moves it by ~1e-4 at most,
-float32 by ~1e-7)."""
+"""How far from 1 a float vector's length may be, one to store or an older float row (float16
+rounding moves it by ~1e-4 at most, float32 by ~1e-7)."""
 WHAT = "embedding cache"
 
 _P = ParamSpec("_P")
@@ -190,21 +199,23 @@ class EmbeddingCache:
     def put_many(self, model: str, vectors: Mapping[bytes, Vectors]) -> dict[bytes, Vectors]:
         """Store vectors (committed before returning: this is the resume point).
 
-        Only finite unit vectors are kept: anything else (a blank text's zero row) would be
-        rejected when read, so it is not worth a row.
+        Only finite unit vectors are kept: anything else (a blank text's zero row) is not a
+        vector to serve again, so it is not worth a row.
 
         Returns:
-            Every vector as stored (rounded to float16), the kept ones and the others alike:
-            what ``get_many`` will return, so an index built now equals one rebuilt later.
+            Every vector as the index should take it: a kept one as stored (quantized), what
+            ``get_many`` will return, so an index built now equals one rebuilt later; any other
+            as given (float32).
         """
         rows = []
         stored: dict[bytes, Vectors] = {}
         for key, vec in vectors.items():
-            blob = np.ascontiguousarray(vec, dtype=STORED.newbyteorder("<")).tobytes()
-            vector = _intact(model, key, int(vec.shape[0]), blob, None)
-            if vector is not None:
-                rows.append((model, key, int(vec.shape[0]), blob, _crc(model, key, blob)))
-            stored[key] = _decode(blob, STORED) if vector is None else vector
+            vector = np.asarray(vec, dtype=np.float32)
+            if _is_unit(vector):
+                blob, crc = _row(model, key, vector)
+                rows.append((model, key, len(vector), blob, crc))
+                vector = dequantize(np.frombuffer(blob, dtype=STORED))
+            stored[key] = vector
         with self._db:
             self._db.executemany(
                 "INSERT OR REPLACE INTO embeddings (model, text_hash, dim, vector, crc) "
@@ -233,7 +244,7 @@ def _migrate(db: sqlite3.Connection) -> None:
     """Bring an older cache file to this layout (once; cheap when there is nothing to do)."""
     _move_old_table(db)
     _add_crc_column(db)
-    _to_float16(db)
+    _to_int8(db)
 
 
 def _move_old_table(db: sqlite3.Connection) -> None:
@@ -275,8 +286,8 @@ def _add_crc_column(db: sqlite3.Connection) -> None:
         raise
 
 
-def _to_float16(db: sqlite3.Connection) -> None:
-    """Rewrite float32 rows as float16, then give the space back (once per cache file).
+def _to_int8(db: sqlite3.Connection) -> None:
+    """Rewrite float32 and float16 rows as int8, then give the space back (once per cache file).
 
     A row whose checksum fails stays as it is, so that it is still rejected (and embedded
     again) rather than given a checksum it never had. Like ``_move_old_table``, the write
@@ -290,11 +301,11 @@ def _to_float16(db: sqlite3.Connection) -> None:
             last = 0
             while rows := db.execute(
                 "SELECT id, model, text_hash, dim, vector, crc FROM embeddings "
-                "WHERE id > ? AND length(vector) = 4 * dim ORDER BY id LIMIT 2000",
+                "WHERE id > ? AND length(vector) <> dim ORDER BY id LIMIT 2000",
                 (last,),
             ).fetchall():
                 db.executemany(
-                    "UPDATE embeddings SET vector = ?, crc = ? WHERE id = ?", _halved(rows)
+                    "UPDATE embeddings SET vector = ?, crc = ? WHERE id = ?", _quantized(rows)
                 )
                 last = int(rows[-1][0])
             db.execute(f"PRAGMA user_version = {_LAYOUT}")
@@ -306,15 +317,20 @@ def _to_float16(db: sqlite3.Connection) -> None:
         db.execute("VACUUM")
 
 
-def _halved(rows: Iterable[tuple[int, str, bytes, int, bytes, int | None]]) -> list[Any]:
-    """(float16 blob, its checksum, id) for each float32 row that is intact."""
+def _quantized(rows: Iterable[tuple[int, str, bytes, int, bytes, int | None]]) -> list[Any]:
+    """(int8 blob, its checksum, id) for each float row that is intact."""
     out = []
     for cid, model, key, dim, blob, crc in rows:
         vector = _intact(model, bytes(key), int(dim), bytes(blob), crc)
         if vector is not None:
-            half = vector.astype(STORED.newbyteorder("<")).tobytes()
-            out.append((half, _crc(model, bytes(key), half), cid))
+            out.append((*_row(model, bytes(key), vector), cid))
     return out
+
+
+def _row(model: str, key: bytes, vector: Vectors) -> tuple[bytes, int]:
+    """The blob a unit vector is stored as (int8, quantized), and the row's checksum."""
+    blob = quantize(vector).tobytes()
+    return blob, _crc(model, key, blob)
 
 
 def _layout(db: sqlite3.Connection) -> int:
@@ -338,22 +354,23 @@ def _crc(model: str, key: bytes, blob: bytes) -> int:
 
 
 def _intact(model: str, key: bytes, dim: int, blob: bytes, crc: int | None) -> Vectors | None:
-    """The row's vector (as float32) if it is whole, matches its checksum and is a finite unit
-    vector. Rows are float16 (2 bytes a dimension) or, before ``_to_float16``, float32."""
-    widths: dict[int, np.dtype[Any]] = {2 * dim: STORED, 4 * dim: np.dtype(np.float32)}
-    width = widths.get(len(blob)) if dim > 0 else None
-    if width is None:
+    """The row's vector (as float32) if it is whole, matches its checksum and is well formed.
+
+    Rows are int8 (a byte a dimension; well formed: ``is_quantized``, and returned as a unit
+    vector) or, as older codefinds wrote them, float16 or float32 (well formed: ``_is_unit``).
+    """
+    kinds = {kind.itemsize * dim: kind for kind in (STORED, *_FLOATS)}
+    kind = kinds.get(len(blob)) if dim > 0 else None
+    if kind is None or (crc is not None and crc != _crc(model, key, blob)):
         return None
-    if crc is not None and crc != _crc(model, key, blob):
-        return None
-    vector = _decode(blob, width)
-    if not np.isfinite(vector).all():
-        return None
-    if abs(float(np.linalg.norm(vector)) - 1.0) > NORM_TOLERANCE:
-        return None
-    return vector
+    if kind == STORED:
+        row = np.frombuffer(blob, dtype=np.int8)
+        return dequantize(row) if is_quantized(row) else None
+    vector = np.frombuffer(blob, dtype=kind.newbyteorder("<")).astype(np.float32)
+    return vector if _is_unit(vector) else None
 
 
-def _decode(blob: bytes, dtype: np.dtype[Any]) -> Vectors:
-    """A stored little-endian row as a float32 vector."""
-    return np.frombuffer(blob, dtype=dtype.newbyteorder("<")).astype(np.float32)
+def _is_unit(vector: Vectors) -> bool:
+    """Whether ``vector`` is finite and of unit length (within ``NORM_TOLERANCE``)."""
+    finite = bool(np.isfinite(vector).all())
+    return finite and abs(float(np.linalg.norm(vector)) - 1.0) <= NORM_TOLERANCE
