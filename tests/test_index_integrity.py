@@ -206,12 +206,21 @@ def test_a_float16_vector_file_of_format_1_is_rebuilt_as_int8_from_the_cache(rep
         crc32=zlib.crc32(data.read_bytes()), dtype="f16", format=1,
     )  # fmt: skip
     (folder / "vectors" / f"{slug(model_id, 384)}.json").write_text(json.dumps(asdict(older)))
-    with pytest.raises(IndexFormatError, match="rebuilt from the embedding cache"):
+    with pytest.raises(IndexFormatError, match="has format 1"):
         open_vector_index(folder, model_id, 384)
+    reader = Store.open(workspace.location)
+    try:
+        with pytest.raises(IndexFormatError, match="Run `codefind index` to rebuild it"):
+            reader.vector_index(model_id, 384)
+    finally:
+        reader.close()
 
     report = index(repo)
     assert report.embedded == 0 and report.reused == first.chunks
-    assert any("has format 1" in note and "Rebuilt it" in note for note in report.notes)
+    rebuilt_notes = [note for note in report.notes if "has format 1" in note]
+    assert rebuilt_notes and all(
+        "Rebuilt it" in note and "Run `codefind index`" not in note for note in rebuilt_notes
+    )
     rebuilt = read_manifest(folder, model_id, 384)
     assert rebuilt is not None and (rebuilt.format, rebuilt.dtype) == (2, "i8")
     assert not data.exists(), "the float16 file is gone"

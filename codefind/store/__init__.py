@@ -200,14 +200,19 @@ class Store:
         with self._lock:
             key = (model_id, dim)
             current = self._vectors.get(key)
-            manifest = read_manifest(self.location.index_dir, model_id, dim)
-            if current is None or current.manifest != manifest:
-                current = open_vector_index(self.location.index_dir, model_id, dim)
-                self._vectors[key] = current
+            try:
+                manifest = read_manifest(self.location.index_dir, model_id, dim)
+                if current is None or current.manifest != manifest:
+                    current = open_vector_index(self.location.index_dir, model_id, dim)
+                    self._vectors[key] = current
+            except IndexFormatError as exc:
+                if exc.newer:
+                    raise
+                raise IndexFormatError(f"{exc.message} {REBUILD_ADVICE}", newer=False) from exc
         if current.manifest is not None and current.manifest.state_id != self.state.state_id:
             raise IndexStoreError(
                 f"The vector index {current.manifest.file} belongs to another state database "
-                "(the index database was rebuilt or replaced since)."
+                f"(the index database was rebuilt or replaced since). {REBUILD_ADVICE}"
             )
         return current
 

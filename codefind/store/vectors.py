@@ -202,7 +202,8 @@ def read_manifest(folder: Path, model_id: str, dim: int) -> VectorManifest | Non
     if manifest.format != VECTOR_FORMAT:
         raise IndexFormatError(
             f"The vector index {path.name} has format {manifest.format}; this codefind "
-            f"reads format {VECTOR_FORMAT}. It will be rebuilt from the embedding cache.",
+            f"reads format {VECTOR_FORMAT}."
+            + (" Upgrade codefind to use it." if manifest.format > VECTOR_FORMAT else ""),
             newer=manifest.format > VECTOR_FORMAT,
         )
     if manifest.model_id != model_id or manifest.dim != dim:
