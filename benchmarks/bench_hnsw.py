@@ -10,7 +10,8 @@ stdlib index of ``bench_index.py --quick``: 21.6k chunks x 384 > 8M). This reads
 index's int8 vectors, builds an index like ``VectorWriter`` does at each USearch
 ``connectivity`` asked for, and searches it with real queries (the CoSQA queries, embedded by
 the built-in model) at the depths search uses: 10, and ``search.CANDIDATES`` (what fusion
-takes from the ANN), with each ``expansion_search`` asked for (codefind leaves USearch's 64).
+takes from the ANN), with each ``expansion_search`` asked for (codefind's is
+``vectors.EXPANSION_SEARCH``).
 Recall is against an exact search of the same int8 vectors, so it is the graph's own loss
 (USearch builds with threads, so it moves by about 0.01 from run to run). Bytes are the
 serialized file per vector, less the vector itself.
