@@ -1146,3 +1146,78 @@ def test_module_level_names_are_in_the_symbol_table_at_their_own_lines() -> None
     assert [d.name for d in chunk_file("x.go", go)[0].defines] == ["MaxDepth", "ErrBad"]
     ts = "export const schema = z.object({});\nexport const f = () => 1;\n"
     assert [d.name for c in chunk_file("s.ts", ts) for d in c.defines] == ["schema", "f"]
+
+
+GO_SECTIONS = """package mux
+
+// SkipClean reports whether path cleaning is enabled for this route.
+func (r *Route) SkipClean() bool {
+	return r.skipClean
+}
+
+// Host -----------------------------------------------------------------------
+
+// Host adds a matcher for the URL host.
+func (r *Route) Host(tpl string) *Route {
+	r.err = r.addRegexpMatcher(tpl, regexpTypeHost)
+	return r
+}
+
+// Methods --------------------------------------------------------------------
+
+// Methods adds a matcher for HTTP methods.
+// It accepts a sequence of one or more methods to be matched, e.g.:
+// "GET", "POST", "PUT". Matching is case-insensitive, and the methods are kept
+// upper-cased so that a request for "get" matches a route for "GET" as well.
+func (r *Route) Methods(methods ...string) *Route {
+	for k, v := range methods {
+		methods[k] = strings.ToUpper(v)
+	}
+	// The matcher compares the request's method with each of them in turn, and the
+	// route matches when any one of them is equal: the order does not matter at all.
+	// Methods that are not upper-cased by the client would otherwise never match here.
+	return r.addMatcher(methodMatcher(methods))
+}
+"""
+
+
+def test_a_section_comment_heads_the_definition_below_it() -> None:
+    """``// Host ---`` alone between definitions is no chunk of its own: it joins the short
+    function below (which still opens at ``func``)."""
+    chunks = chunk_strictly("route.go", GO_SECTIONS)
+    assert_well_formed(GO_SECTIONS, chunks, MAX_CHUNK_CHARS)
+    host = by_symbol(chunks, "Route.Host")
+    assert (host.start_line, host.line, host.category) == (8, 11, "code")
+    assert not any(c.start_line == 8 and c.end_line == 8 for c in chunks)
+
+
+def test_a_comment_that_cannot_join_its_definition_is_docs_not_code() -> None:
+    """Where the function below is too long to take it, the separator stays a chunk, but as
+    ``docs``: a word or two that BM25 would otherwise rank above the code it introduces."""
+    chunks = chunk_strictly("route.go", GO_SECTIONS)
+    methods = by_symbol(chunks, "Route.Methods")
+    separator = next(c for c in chunks if c.start_line == 16)
+    assert (separator.end_line, separator.symbol, separator.category) == (16, "", "docs")
+    assert methods.category == "code" and methods.start_line == 18
+
+
+def test_a_long_definitions_doc_comment_window_stays_code() -> None:
+    """A definition's own doc comment, cut into a window of its own, describes that code."""
+    doc = "\n".join(f"// Parse reads header line {i} and says what it means." for i in range(14))
+    body = "\n".join(f"\tfield{i} := parseField(line, {i})" for i in range(14))
+    text = f"package p\n\n{doc}\nfunc Parse(line string) error {{\n{body}\n\treturn nil\n}}\n"
+    chunks = chunk_strictly("p.go", text)
+    assert_well_formed(text, chunks, MAX_CHUNK_CHARS)
+    parse = [c for c in chunks if c.symbol == "Parse"]
+    assert len(parse) > 1 and all(c.category == "code" for c in parse)
+
+
+def test_python_section_comments_join_the_next_definition() -> None:
+    text = (
+        "def user():\n    return os.environ['USER']\n\n\n"
+        "# --- helpers ---\n\n\ndef home():\n    return os.environ['HOME']\n"
+    )
+    chunks = chunk_strictly("util.py", text)
+    assert_well_formed(text, chunks, MAX_CHUNK_CHARS)
+    home = by_symbol(chunks, "home")
+    assert (home.start_line, home.line, home.category) == (5, 8, "code")

@@ -10,7 +10,9 @@ How a file is cut:
   their parent, unless the parent is over budget: then they become chunks of their own and
   the rest of the parent is cut into ``block`` windows that keep the parent's symbol.
 * Lines with nothing but closing brackets or ``end`` are glued to the chunk just above
-  (within budget) instead of becoming chunks of their own.
+  (within budget) instead of becoming chunks of their own. A short comment standing alone
+  between definitions (``// Host ---``) heads the chunk below it, within budget; module lines
+  that are only comments are ``docs``, not ``code`` (a definition's doc comment stays code).
 * Code that does not parse (errors over most of the file), minified code, and files in a
   language without a grammar are cut into line windows (``module``/``block`` for code with a
   grammar, ``text`` otherwise).
@@ -29,11 +31,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import accumulate
+from typing import TYPE_CHECKING
 
 from codefind.categories import file_category
 from codefind.chunking.languages import SYNTAX_LANGUAGES, detect_language, grammar_name
 from codefind.chunking.syntax import (
     Definition,
+    comment_only,
     definitions,
     encode,
     error_lines,
@@ -43,7 +47,10 @@ from codefind.chunking.syntax import (
     test_module_lines,
 )
 from codefind.chunking.windows import is_blank, line_windows
-from codefind.models import Chunk, ChunkKind, SymbolDef
+from codefind.models import Chunk, ChunkKind, FileCategory, SymbolDef
+
+if TYPE_CHECKING:
+    from tree_sitter import Tree
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +76,11 @@ _MAX_SPLIT_DEPTH = 8
 _WORDS = re.compile(r"[^\W_]+")
 # Pieces longer than this are never glued to a neighbour.
 _MAX_TRIVIAL_CHARS = 200
+# A comment of at most this many lines, alone between definitions (``// Host ---``, ``# --
+# helpers --``), heads the piece below it instead of being a chunk of its own: such a chunk
+# has a word or two and nothing else, so BM25's length normalisation put it above the code it
+# introduces (gorilla/mux: "match route by host" found the line ``// Host ---``).
+_MAX_HEADING_LINES = 3
 # Words allowed on a line that carries no meaning of its own (`end`, `} else {`, `public:`).
 _TRIVIAL_WORDS = frozenset(
     {"end", "else", "fi", "done", "esac", "endif", "then", "do", "public", "private", "protected"}
@@ -158,6 +170,7 @@ class _FileChunker:
         # offsets[i] = characters in lines 1..i, newlines not counted.
         self.offsets = list(accumulate(map(len, lines), initial=0))
         self.grammar: str = ""
+        self.tree: Tree | None = None  # the parse, when a grammar cut the file
         self.cut_lines: set[int] = set()  # over-budget lines already cut into pieces
         self.test_lines: list[tuple[int, int]] = []  # inline test modules (Rust)
         self.category = file_category(path)
@@ -204,6 +217,7 @@ class _FileChunker:
         # Rows count "\n" only, and a dropped "\r" sits at a line's end, so positions in the
         # original text are positions in ``self.lines``.
         tree = parse(grammar, encode(self.text))
+        self.tree = tree
         broken = error_lines(tree)
         if broken:
             nonblank = sum(1 for line in self.lines if not is_blank(line))
@@ -281,10 +295,13 @@ class _FileChunker:
         for piece in ordered:
             if pending is not None:
                 if self._joinable(pending, piece) and self._fits(pending.start, piece.end):
-                    piece = replace(piece, start=pending.start)
+                    piece = replace(piece, start=pending.start, line=self._opening_line(piece))
                 else:
                     kept.append(pending)
                 pending = None
+            if pending is None and self._heading(piece):
+                pending = piece
+                continue
             if piece.columns is None and self._trivial(piece.start, piece.end):
                 above = kept[-1] if kept else None
                 if (
@@ -300,6 +317,26 @@ class _FileChunker:
         if pending is not None:
             kept.append(pending)
         return kept
+
+    def _heading(self, piece: _Piece) -> bool:
+        """A short comment standing alone between pieces (only a grammar can tell)."""
+        return (
+            self.tree is not None
+            and piece.columns is None
+            and piece.kind in ("module", "class")
+            and piece.end - piece.start < _MAX_HEADING_LINES
+            and self.size(piece.start, piece.end) <= _MAX_TRIVIAL_CHARS
+            and comment_only(self.tree, self.grammar, self.lines, piece.start, piece.end)
+        )
+
+    def _opening_line(self, piece: _Piece) -> int:
+        """The line a piece opens at: its own, or its first non-blank line."""
+        if piece.line:
+            return piece.line
+        line = piece.start
+        while line < piece.end and is_blank(self.lines[line - 1]):
+            line += 1
+        return line
 
     def _joinable(self, first: _Piece, second: _Piece) -> bool:
         """Whether ``second`` follows ``first`` with only blank lines between."""
@@ -332,12 +369,25 @@ class _FileChunker:
             text=text,
             line=piece.line if start <= piece.line <= end else start,
             defines=piece.defines,
-            category=(
-                "test"
-                if any(a <= start and end <= b for a, b in self.test_lines)
-                else self.category
-            ),
+            category=self._category(piece, start, end),
         )
+
+    def _category(self, piece: _Piece, start: int, end: int) -> FileCategory:
+        """The file's category, except for an inline test module (``test``) and for module
+        lines that are only comments (``docs``: prose about the code, ranked after it, as a
+        README is; a separator like ``// Host ---`` topped "match route by host" before). A
+        definition's own doc comment, even in a window of its own, stays with its code."""
+        if any(a <= start and end <= b for a, b in self.test_lines):
+            return "test"
+        if (
+            self.category == "code"
+            and self.tree is not None
+            and not piece.symbol
+            and piece.columns is None
+            and comment_only(self.tree, self.grammar, self.lines, start, end)
+        ):
+            return "docs"
+        return self.category
 
 
 def _mark_definition(pieces: list[_Piece], first: int, definition: Definition) -> None:

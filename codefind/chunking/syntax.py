@@ -135,6 +135,31 @@ def error_lines(tree: Tree) -> int:
     return _union_length(spans)
 
 
+def comment_only(tree: Tree, grammar: str, lines: Sequence[str], start: int, end: int) -> bool:
+    """Whether every non-blank line of ``start..end`` (1-based) is wholly a comment.
+
+    Asks the tree only about those lines (the node where each line's text begins), so it
+    costs nothing per file, only per short piece the chunker asks about.
+    """
+    kinds = SPECS[grammar].comments
+    root = tree.root_node
+    for number in range(start, end + 1):
+        line = lines[number - 1].encode("utf-8", errors="replace")
+        column = len(line) - len(line.lstrip())
+        if column == len(line):
+            continue  # blank
+        node: Node | None = root.descendant_for_point_range(
+            (number - 1, column), (number - 1, column)
+        )
+        while node is not None and node.type not in kinds:
+            node = node.parent
+        if node is None or node.start_point > (number - 1, column):
+            return False
+        if node.end_point[0] == number - 1 and node.end_point[1] < len(line.rstrip()):
+            return False  # code after a block comment on the same line
+    return True
+
+
 def definitions(tree: Tree, grammar: str, lines: Sequence[str]) -> list[Definition]:
     """The top-level definitions of a file, in order, classes with their members.
 
