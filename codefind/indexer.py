@@ -54,6 +54,8 @@ from codefind.store import (
 Phase = Literal["walk", "chunk", "embed", "save", "done"]
 FILE_BATCH = 200
 """Files chunked per state transaction: small enough that lexical search fills in quickly."""
+CACHE_SLICE = 4096
+"""Cached vectors read and added to the vector index at a time."""
 CHECKPOINT_SECONDS = 60.0
 """How often a long embedding phase writes an intermediate vector index."""
 
@@ -238,15 +240,23 @@ class Indexer:
             if cid not in present:
                 ids_by_hash.setdefault(digest, []).append(cid)
         rejected = store.cache.rejected
-        cached = store.cache.get_many(self.embedder.model_id, ids_by_hash)
+        found: set[bytes] = set()
+        wanted = list(ids_by_hash)
+        # In slices, so memory stays one slice deep: a re-chunk of 98k chunks read every
+        # vector at once and peaked at 970 MB.
+        for start in range(0, len(wanted), CACHE_SLICE):
+            cached = store.cache.get_many(
+                self.embedder.model_id, wanted[start : start + CACHE_SLICE]
+            )
+            tally.reused += sum(len(ids_by_hash[h]) for h in cached)
+            self._add(writer, ids_by_hash, cached)
+            found.update(cached)
         if store.cache.rejected > rejected:
             tally.notes.append(
                 f"{store.cache.rejected - rejected} cached vectors were bad (malformed, or failing "
                 "their checksum); embedded those texts again."
             )
-        tally.reused += sum(len(ids_by_hash[h]) for h in cached)
-        self._add(writer, ids_by_hash, cached)
-        missing = [h for h in ids_by_hash if h not in cached]
+        missing = [h for h in ids_by_hash if h not in found]
         if missing and self.embedder.remote and self._before_upload is not None:
             texts = _texts_for(store, missing, ids_by_hash)
             paths = {

@@ -115,6 +115,30 @@ def test_a_file_coming_back_reuses_cached_vectors(repo: Path) -> None:
     assert again["embedded"] == 0 and again["reused"] >= 3
 
 
+def test_vectors_rebuilt_from_the_cache_in_slices_are_all_there(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache is read a slice at a time (memory stays one slice deep); every chunk still
+    gets its own vector, whichever slice it was in."""
+    import shutil
+
+    import codefind.indexer
+
+    first = index(repo)
+    workspace = Workspace.for_repository(repo, Settings())
+    shutil.rmtree(workspace.location.index_dir / "vectors")
+    workspace.close()
+    monkeypatch.setattr(codefind.indexer, "CACHE_SLICE", 2)
+    again = index(repo)
+    assert (again["embedded"], again["reused"]) == (0, first["chunks"])
+    workspace = Workspace.for_repository(repo, Settings())
+    try:
+        hit = workspace.search_service().search("transpose a matrix", mode="semantic").hits[0]
+        assert hit.symbol == "Matrix.transpose"
+    finally:
+        workspace.close()
+
+
 def test_committing_a_dirty_file_costs_nothing(repo: Path) -> None:
     (repo / "app/extra.py").write_text('def extra():\n    """Extra helper."""\n    return 1\n')
     index(repo)
