@@ -73,6 +73,15 @@ CONFIG_NAMES = frozenset(
      "tsconfig.json", "setup.cfg", "pyproject.toml", "rustfmt.toml", "deny.toml"}
 )  # fmt: skip
 CONFIG_DIRS = frozenset({".github", ".gitlab", ".circleci", ".devcontainer", ".vscode", "debian"})
+LOCALE_DIRS = frozenset({"locale", "locales", "i18n", "l10n", "translations"})
+CATALOG_SUFFIXES = frozenset(
+    {".json", ".yaml", ".yml", ".po", ".pot", ".ftl", ".xlf", ".xliff", ".arb", ".strings",
+     ".properties", ".resx", ".toml", ".ini"}
+)  # fmt: skip
+"""Message catalogs: a folder of locales holding each UI message once per language is prose
+for people, not code (yargs: twenty ``locales/*.json`` each held "Invalid JSON config file"
+and filled the top hits for "parse configuration from json file"). They rank with docs;
+locale modules written in code (``locales/fr.ts``) stay code."""
 GENERATED_DIRS = frozenset({"dist", "build", "out", "_build", "target", "coverage"})
 GENERATED_SUFFIXES = frozenset({".js", ".mjs", ".cjs", ".css", ".map"})
 """Build output folders count as generated only for files a build emits (bundles, CSS):
@@ -100,6 +109,8 @@ def file_category(path: str, size: int = 0) -> FileCategory:
     if stem.startswith("requirements") and suffix in (".txt", ".in"):
         return "config"
     if suffix in DOC_SUFFIXES or (not suffix and stem.startswith(DOC_NAMES)):
+        return "docs"
+    if suffix in CATALOG_SUFFIXES and any(part in LOCALE_DIRS for part in parts):
         return "docs"
     if any(part in EXAMPLE_DIRS for part in parts):
         return "example"

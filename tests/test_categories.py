@@ -43,6 +43,13 @@ from codefind.repo import Repository
         ("internal/toml-test/tests/valid/array.toml", "data"),
         ("src/__snapshots__/app.test.ts.snap", "data"),
         ("testdata/input.txt", "data"),
+        ("locales/fr.json", "docs"),
+        ("config/locales/en.yml", "docs"),
+        ("app/locale/de/LC_MESSAGES/django.po", "docs"),
+        ("lib/l10n/app_en.arb", "docs"),
+        ("src/locales/fr.ts", "code"),
+        ("src/i18n/index.js", "code"),
+        ("lang/python/config.json", "config"),
     ],
 )
 def test_categories_by_path(path: str, expected: str) -> None:
