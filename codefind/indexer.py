@@ -30,6 +30,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -39,8 +40,10 @@ from codefind.embeddings.base import Embedder, Vectors, truncate
 from codefind.errors import IndexCorruptError, IndexFormatError, IndexStoreError, Interrupted
 from codefind.models import FileSkipped, FileSource, IndexReport, SourceFile, WalkResult
 from codefind.store import (
+    STATE_FILE,
     FileUpdate,
     IndexLocation,
+    StateDB,
     Store,
     StoredFile,
     VectorIndex,
@@ -56,6 +59,8 @@ FILE_BATCH = 200
 """Files chunked per state transaction: small enough that lexical search fills in quickly."""
 CACHE_SLICE = 4096
 """Cached vectors read and added to the vector index at a time."""
+CACHE_SPARE_FLOOR = 5_000
+"""Unused vectors the cache may always keep (see ``Indexer._prune_cache``)."""
 CHECKPOINT_SECONDS = 60.0
 """How often a long embedding phase writes an intermediate vector index."""
 
@@ -114,7 +119,11 @@ class Indexer:
         before_upload: Callable[[UploadPlan], None] | None = None,
         lock_wait_seconds: float = 0.0,
         on_lock_wait: Callable[[int | None], None] | None = None,
+        checkouts: Callable[[], Sequence[Path]] | None = None,
     ) -> None:
+        """``checkouts`` lists the index folders of every checkout that shares this cache
+        (worktrees); given, the run forgets cached vectors none of them uses (``_prune_cache``).
+        Without it (the eval sets' shared cache) the cache is never pruned."""
         self.source = source
         self.location = location
         self.embedder = embedder
@@ -124,6 +133,7 @@ class Indexer:
         self._before_upload = before_upload
         self._lock_wait = lock_wait_seconds
         self._on_lock_wait = on_lock_wait
+        self._checkouts = checkouts
         self._started = 0.0
 
     def run(self) -> IndexReport:
@@ -176,9 +186,50 @@ class Indexer:
     def _update(self, store: Store, tally: _Tally) -> tuple[WalkResult, Counter[str]]:
         walk = self._update_files(store, tally)
         self._update_vectors(store, tally)
+        self._prune_cache(store, tally)
         skipped: Counter[str] = Counter(walk.skipped)
         skipped.update(store.state.skip_counts())
         return walk, skipped
+
+    def _prune_cache(self, store: Store, tally: _Tally) -> None:
+        """Forget the oldest cached vectors that no checkout's index uses, past a spare.
+
+        The cache keeps every text ever embedded, so without this it only grows (zod after a
+        few rounds of edits: 2.3 rows a chunk). Once it holds more than twice this checkout's
+        chunks plus ``CACHE_SPARE_FLOOR``, the unused rows past a spare as large as the live
+        ones (at least the floor) go, oldest first: branch switches and reverts stay free.
+        Nothing is pruned when another checkout's index cannot be read: its rows may be in use.
+        """
+        if self._checkouts is None:
+            return
+        model = self.embedder.model_id
+        if store.cache.count(model) <= 2 * store.state.counts()[1] + CACHE_SPARE_FLOOR:
+            return  # the common case, and cheap: a live update does not read every hash
+        up_to = store.cache.newest_row()  # before reading what is live: see EmbeddingCache.prune
+        live = set(store.state.chunk_hashes().values())
+        for folder in self._checkouts():
+            if folder.resolve() == self.location.index_dir.resolve():
+                continue
+            if not (folder / STATE_FILE).exists():
+                continue  # a worktree never indexed
+            try:
+                other = StateDB(folder / STATE_FILE, readonly=True)
+            except IndexStoreError:
+                return
+            try:
+                live.update(other.chunk_hashes().values())
+            except IndexStoreError:
+                return
+            finally:
+                other.close()
+        removed = store.cache.prune(
+            model, live, spare=max(CACHE_SPARE_FLOOR, len(live)), up_to=up_to
+        )
+        if removed:
+            tally.notes.append(
+                f"Forgot {removed:,} cached vectors of text no checkout has any more (the "
+                "oldest; as many as are in use are kept for branch switches)."
+            )
 
     # --- phase 1: files ------------------------------------------------------------------
 

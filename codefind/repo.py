@@ -234,6 +234,17 @@ class Repository:
         base = self._override_base(override) if override else self.common_dir / "codefind"
         return base / "cache"
 
+    def checkout_index_dirs(self, override: Path | None = None) -> list[Path]:
+        """The index folders that exist for checkouts of this repository (the main work tree
+        and each linked worktree): they share one embedding cache (``cache_dir``)."""
+        if override is None:
+            main = self.common_dir / "codefind"
+            linked = sorted((self.common_dir / "worktrees").glob("*/codefind"))
+        else:
+            main = self._override_base(override)
+            linked = sorted((main / "worktrees").glob("*"))
+        return [folder for folder in (main, *linked) if folder.is_dir()]
+
     def _override_base(self, override: Path) -> Path:
         common = self.common_dir
         name = common.parent.name if common.name == ".git" else common.name.removesuffix(".git")

@@ -134,7 +134,16 @@ class Workspace:
             before_upload=before_upload,
             lock_wait_seconds=lock_wait_seconds,
             on_lock_wait=on_lock_wait,
+            checkouts=self._checkouts(),
         )
+
+    def _checkouts(self) -> Callable[[], list[Path]] | None:
+        """Lists the index folders that share this cache (a repository's worktrees); none for
+        other sources, whose caches are shared with what this workspace cannot see (eval)."""
+        source, override = self.source, self.settings.index_dir
+        if not isinstance(source, Repository):
+            return None
+        return lambda: source.checkout_index_dirs(override)
 
     def update_index(
         self,

@@ -411,3 +411,97 @@ def test_a_new_chunker_re_chunks_every_file_once_without_embedding(repo: Path) -
     third = run()
     assert not any("Re-chunked" in note for note in third.notes)
     assert (third.embedded, third.removed) == (0, 0)
+
+
+def generated(round_: int, functions: int = 10) -> str:
+    """A module whose every function changes with ``round_`` (each round, new texts)."""
+    return "\n\n".join(
+        f"def step_{i}(value):\n    return value * {i} + {round_ * 100 + i}\n"
+        for i in range(functions)
+    )
+
+
+def notes_of_run(repo: Path) -> tuple[str, ...]:
+    workspace = Workspace.for_repository(repo, Settings())
+    try:
+        return workspace.indexer().run().notes
+    finally:
+        workspace.close()
+
+
+def cache_count(repo: Path) -> int:
+    workspace = Workspace.for_repository(repo, Settings())
+    try:
+        store = Store.open(workspace.location)
+        try:
+            return store.cache.count(workspace.embedder.model_id)
+        finally:
+            store.close()
+    finally:
+        workspace.close()
+
+
+def test_the_cache_forgets_the_oldest_vectors_no_checkout_uses(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without pruning the cache keeps every text ever embedded; it keeps the live ones and as
+    many unused as live (the newest: a branch switch or revert stays free)."""
+    import codefind.indexer
+
+    monkeypatch.setattr(codefind.indexer, "CACHE_SPARE_FLOOR", 0)
+    for round_ in range(3):
+        (repo / "app/gen.py").write_text(generated(round_))
+        index(repo)
+    (repo / "app/gen.py").write_text(generated(3))
+    assert any("Forgot" in note for note in notes_of_run(repo))
+    live = index(repo)["chunks"]
+    assert isinstance(live, int)
+    assert cache_count(repo) <= 2 * live
+
+    (repo / "app/gen.py").write_text(generated(2))  # the newest unused texts: still cached
+    assert index(repo)["embedded"] == 0
+    (repo / "app/gen.py").write_text(generated(0))  # the oldest: forgotten
+    assert index(repo)["embedded"] == 10
+
+
+def test_the_cache_keeps_what_another_worktree_uses(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import codefind.indexer
+
+    monkeypatch.setattr(codefind.indexer, "CACHE_SPARE_FLOOR", 0)
+    other = repo.parent / "other"
+    git(repo, "worktree", "add", "-q", str(other), "-b", "other")
+    (other / "app/gen.py").write_text(generated(7))
+    index(other)
+    for round_ in range(6):  # churn in the main work tree: the cache is pruned there
+        (repo / "app/gen.py").write_text(generated(round_))
+        index(repo)
+    (repo / "app/gen.py").write_text(generated(6))
+    assert any("Forgot" in note for note in notes_of_run(repo))
+
+    workspace = Workspace.for_repository(other, Settings())
+    shutil.rmtree(workspace.location.index_dir / "vectors")
+    workspace.close()
+    assert index(other)["embedded"] == 0, "the worktree's vectors are all still cached"
+
+
+def test_nothing_is_pruned_while_another_worktrees_index_cannot_be_read(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import codefind.indexer
+
+    monkeypatch.setattr(codefind.indexer, "CACHE_SPARE_FLOOR", 0)
+    other = repo.parent / "other"
+    git(repo, "worktree", "add", "-q", str(other), "-b", "other")
+    index(other)
+    workspace = Workspace.for_repository(other, Settings())
+    (workspace.location.index_dir / "state.sqlite").write_bytes(b"not a database" * 100)
+    workspace.close()
+    for round_ in range(6):
+        (repo / "app/gen.py").write_text(generated(round_))
+        index(repo)
+    (repo / "app/gen.py").write_text(generated(6))
+    assert not any("Forgot" in note for note in notes_of_run(repo))

@@ -785,3 +785,22 @@ def test_decode_source_returns_valid_utf8_unchanged(text: str) -> None:
         assert decode_source(text.encode("utf-8")) == expected
     except FileSkipped as skipped:
         assert skipped.reason == "generated"  # random text may spell a marker
+
+
+@pytest.mark.parametrize("override", [False, True])
+def test_every_checkout_sharing_the_cache_is_listed(
+    git_repo: Callable[..., Path], tmp_path: Path, override: bool
+) -> None:
+    """The cache is pruned only of what no checkout uses, so the list must name the index
+    folder of the main work tree and of every linked worktree, wherever indexes live."""
+    repo = git_repo({"a.py": "x = 1\n"})
+    other = tmp_path / "other"
+    git(repo, "worktree", "add", "-q", str(other), "-b", "other")
+    folder = tmp_path / "indexes" if override else None
+    main, linked = Repository.discover(repo), Repository.discover(other)
+    assert main.cache_dir(folder) == linked.cache_dir(folder)
+    expected = {main.index_dir(folder), linked.index_dir(folder)}
+    for index_dir in expected:
+        index_dir.mkdir(parents=True, exist_ok=True)  # as indexing each checkout makes them
+    assert set(main.checkout_index_dirs(folder)) == expected
+    assert set(linked.checkout_index_dirs(folder)) == expected

@@ -17,6 +17,8 @@ bytes, and ``get_many`` returns only vectors that pass it and are well formed (a
 largest component is ±127; a float row is a finite unit vector); the others count as missing
 and are embedded again (``rejected`` counts them). The cache is only a cache: a file SQLite
 finds damaged is moved aside and a new one started (``notes`` says so).
+It is bounded by its writers: ``prune`` forgets the oldest vectors of texts no checkout uses
+(``Indexer._prune_cache`` decides when).
 """
 
 from __future__ import annotations
@@ -223,6 +225,43 @@ class EmbeddingCache:
                 rows,
             )
         return stored
+
+    @_healing
+    def newest_row(self) -> int:
+        """The id of the newest row (0: none); rows put later get larger ids (see ``prune``)."""
+        return int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM embeddings").fetchone()[0])
+
+    @_healing
+    def prune(self, model: str, live: Iterable[bytes], *, spare: int, up_to: int) -> int:
+        """Forget ``model``'s vectors of texts not in ``live``, oldest first, keeping the newest
+        ``spare`` of them; only rows up to id ``up_to`` are considered, so a row put (or put
+        again) after the caller read ``live`` is never taken. Gives the space back to the file
+        system when a quarter of the rows went. Returns how many rows were removed.
+        """
+        with self._db:
+            self._db.execute("CREATE TEMP TABLE IF NOT EXISTS live_hashes (h BLOB PRIMARY KEY)")
+            self._db.execute("DELETE FROM live_hashes")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO live_hashes (h) VALUES (?)", ((h,) for h in live)
+            )
+            unused = [
+                int(row[0])
+                for row in self._db.execute(
+                    "SELECT id FROM embeddings WHERE model = ? AND id <= ? AND text_hash NOT IN "
+                    "(SELECT h FROM live_hashes) ORDER BY id DESC",
+                    (model, up_to),
+                )
+            ][spare:]
+            for start in range(0, len(unused), _BATCH):
+                part = unused[start : start + _BATCH]
+                self._db.execute(
+                    f"DELETE FROM embeddings WHERE id IN ({','.join('?' * len(part))})", part
+                )
+            self._db.execute("DELETE FROM live_hashes")
+            remaining = int(self._db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
+        if unused and len(unused) * 3 >= remaining:
+            self._db.execute("VACUUM")
+        return len(unused)
 
     @_healing
     def count(self, model: str | None = None) -> int:
