@@ -222,9 +222,13 @@ class Indexer:
                 return
             finally:
                 other.close()
-        removed = store.cache.prune(
-            model, live, spare=max(CACHE_SPARE_FLOOR, len(live)), up_to=up_to
-        )
+        try:
+            removed = store.cache.prune(
+                model, live, spare=max(CACHE_SPARE_FLOOR, len(live)), up_to=up_to
+            )
+        except IndexStoreError as exc:  # housekeeping: the index itself is saved already
+            tally.notes.append(f"The embedding cache was not pruned: {exc.message}")
+            return
         if removed:
             tally.notes.append(
                 f"Forgot {removed:,} cached vectors of text no checkout has any more (the "

@@ -260,7 +260,11 @@ class EmbeddingCache:
             self._db.execute("DELETE FROM live_hashes")
             remaining = int(self._db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
         if unused and len(unused) * 3 >= remaining:
-            self._db.execute("VACUUM")
+            try:
+                self._db.execute("VACUUM")
+            except sqlite3.OperationalError as exc:  # another process has it open: the freed
+                if is_corruption(exc):  # pages are reused by later rows all the same
+                    raise
         return len(unused)
 
     @_healing
