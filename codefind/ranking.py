@@ -291,20 +291,21 @@ def mark_weak(hits: Sequence[Hit], coverage: float) -> list[Hit]:
     in lexical mode or before vectors exist, count on the words alone), or when all the
     query's words are known and the hit is one of the best BM25 matches.
     """
-    known = coverage >= NO_MATCH_COVERAGE
     strong, weak = [], []
     for hit in hits:
-        close = hit.cosine is None or hit.cosine >= NO_MATCH_COSINE
-        worded = (
-            coverage >= 1.0
-            and hit.lexical_rank is not None
-            and hit.lexical_rank <= LEXICAL_EVIDENCE_RANK
-        )
-        if hit.named or (known and close) or worded:
+        if is_strong(hit.named, hit.cosine, hit.lexical_rank, coverage):
             strong.append(hit)
         else:
             weak.append(replace(hit, weak=True))
     return strong + weak
+
+
+def is_strong(named: bool, cosine: float | None, lexical_rank: int | None, coverage: float) -> bool:
+    """The evidence rule of ``mark_weak`` for one candidate (search applies it before it cuts
+    the ranking at ``limit``, so a strong hit is not lost behind weak ones)."""
+    close = cosine is None or cosine >= NO_MATCH_COSINE
+    worded = coverage >= 1.0 and lexical_rank is not None and lexical_rank <= LEXICAL_EVIDENCE_RANK
+    return named or (coverage >= NO_MATCH_COVERAGE and close) or worded
 
 
 def definition_amount(boost: DefinitionBoost, path: str | None, priors: RankingPriors) -> float:

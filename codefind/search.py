@@ -49,6 +49,7 @@ from codefind.ranking import (
     apply_priors,
     definition_amount,
     definition_boosts,
+    is_strong,
     mark_weak,
 )
 from codefind.store import REBUILD_ADVICE, ChunkPlace, Store, StoredChunk, SymbolRow, VectorIndex
@@ -56,6 +57,8 @@ from codefind.translation import Translation, translate_query
 
 CANDIDATES = 100
 """How many hits each retriever contributes to fusion at least (more for a long ``limit``)."""
+STRONG_HORIZON = 10
+"""The default number of hits: a shorter list is its top (see ``SearchService._hydrate``)."""
 RERANK_DEPTH = 30
 """How many fused hits the reranker re-scores."""
 _T = TypeVar("_T")
@@ -227,6 +230,7 @@ class SearchService:
                 translation.text, multilingual=self._multilingual, base=self.lexical_weight
             )
             fused = fuse(candidates, mode=mode, lexical_weight=weight)
+            coverage = max(self._coverage(text) for text in {query, translation.text})
             hits = self._rank(
                 fused,
                 intent,
@@ -234,12 +238,11 @@ class SearchService:
                 limit,
                 rerank=rerank and self.reranker is not None,
                 query=query,
+                coverage=coverage,
             )
         timings["total"] = (time.perf_counter() - started) * 1000
         if translation.warning:
             warnings.append(translation.warning)
-        with self._lock:
-            coverage = max(self._coverage(text) for text in {query, translation.text})
         return SearchResult(
             query,
             mode,
@@ -485,8 +488,10 @@ class SearchService:
         *,
         rerank: bool,
         query: str,
+        coverage: float,
     ) -> list[Hit]:
-        """Apply the ranking priors, then turn the best ids into hits (one per place)."""
+        """Apply the ranking priors, then turn the best ids into hits (one per place), the
+        ones with evidence first (``ranking.is_strong``)."""
         places = self.store.state.places(c.chunk_id for c, _ in fused)
         facts = {cid: ChunkFacts(p.path, p.category) for cid, p in places.items()}
         ranked = apply_priors(
@@ -499,6 +504,7 @@ class SearchService:
             limit,
             rerank=rerank,
             query=query,
+            strong=lambda c: is_strong(c.named, c.cosine, c.lexical_rank, coverage),
         )
         return [_at_definition(hit, boosts.get(hit.chunk_id)) for hit in hits]
 
@@ -510,12 +516,18 @@ class SearchService:
         *,
         rerank: bool,
         query: str,
+        strong: Callable[[Candidate], bool] | None = None,
     ) -> list[Hit]:
         """Turn ranked ids into hits: drop ids gone from the state and overlapping ranges.
 
-        ``places`` say where the candidates are; only the chosen ones are read whole.
+        ``places`` say where the candidates are; only the chosen ones are read whole. With
+        ``strong``, a short list is the top of the default one (``STRONG_HORIZON`` hits),
+        strong hits first, then cut: a strong hit ranked just past a small ``limit`` behind
+        weak ones was cut before ``mark_weak`` could put it first (cachetools: "least recently
+        used eviction" said "no good match" at ``-n 3``, and found ``LRUCache`` at ``-n 5``).
         """
         pool = limit if not rerank else max(limit, RERANK_DEPTH)
+        horizon = pool if strong is None else max(pool, STRONG_HORIZON)
         chosen: list[tuple[Candidate, float]] = []
         taken: dict[str, list[tuple[int, int]]] = {}
         windows: set[tuple[str, str]] = set()
@@ -524,8 +536,10 @@ class SearchService:
             if place is None or _overlaps(taken, place, windows):
                 continue
             chosen.append((candidate, score))
-            if len(chosen) >= pool:
+            if len(chosen) >= horizon:
                 break
+        if strong is not None:
+            chosen = sorted(chosen, key=lambda item: not strong(item[0]))[:pool]  # stable
         stored = self.store.state.chunks(c.chunk_id for c, _ in chosen)
         hits = [_hit(stored[c.chunk_id], c, s) for c, s in chosen if c.chunk_id in stored]
         if rerank:

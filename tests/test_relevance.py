@@ -330,6 +330,36 @@ def test_the_search_result_marks_weak_hits_and_lists_them_last(service: SearchSe
     assert flags == sorted(flags)  # strong first
 
 
+def test_a_short_list_is_the_top_of_the_default_one_strong_hits_first(
+    service: SearchService,
+) -> None:
+    """``-n 3`` shows what ``-n 10`` shows first. The cut used to come before the strong hits
+    were put first, so a strong hit ranked just past the cut behind weak ones was lost and the
+    CLI said "no good match" (cachetools, "least recently used eviction" at ``-n 3``)."""
+    state = service.store.state
+    ids = state.chunk_ids()[:4]
+    places = state.places(ids)
+    from codefind.fusion import Candidate
+
+    weak_first = [
+        (Candidate(ids[0], cosine=0.05), 0.9),
+        (Candidate(ids[1], cosine=0.05), 0.8),
+        (Candidate(ids[2], cosine=0.05), 0.7),
+        (Candidate(ids[3], cosine=0.6), 0.6),
+    ]
+    with_evidence = lambda c: c.cosine is not None and c.cosine >= 0.25  # noqa: E731
+    short = service._hydrate(weak_first, places, 2, rerank=False, query="q", strong=with_evidence)
+    default = service._hydrate(
+        weak_first, places, 10, rerank=False, query="q", strong=with_evidence
+    )
+    assert [h.chunk_id for h in short] == [ids[3], ids[0]]
+    assert [h.chunk_id for h in default][:2] == [h.chunk_id for h in short]
+    for query in ("fill the line buffer from a reader", "follow redirects", "zzqxjvk"):
+        shown = [h.chunk_id for h in service.search(query, limit=10).hits]
+        for n in (1, 3):
+            assert [h.chunk_id for h in service.search(query, limit=n).hits] == shown[:n]
+
+
 def test_a_function_comes_before_a_same_named_module_variable(tmp_path: Path) -> None:
     """Express: `var contentType = require('content-type')` in utils.js and the method
     `res.contentType = res.type = function contentType(type)`; the query `contentType`
