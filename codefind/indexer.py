@@ -214,14 +214,12 @@ class Indexer:
                 continue  # a worktree never indexed
             try:
                 other = StateDB(folder / STATE_FILE, readonly=True)
+                try:
+                    live.update(other.chunk_hashes().values())
+                finally:
+                    other.close()
             except IndexStoreError:
                 return
-            try:
-                live.update(other.chunk_hashes().values())
-            except IndexStoreError:
-                return
-            finally:
-                other.close()
         try:
             removed = store.cache.prune(
                 model, live, spare=max(CACHE_SPARE_FLOOR, len(live)), up_to=up_to

@@ -127,9 +127,7 @@ class Store:
             message = f"{exc.message} {REBUILD_ADVICE}"
             raise IndexCorruptError(message, path=exc.path) from exc
         except IndexFormatError as exc:
-            if exc.newer:
-                raise
-            raise IndexFormatError(f"{exc.message} {REBUILD_ADVICE}", newer=False) from exc
+            raise _advised(exc) from exc
         return cls(location, state, read_only=read_only)
 
     @classmethod
@@ -206,9 +204,7 @@ class Store:
                     current = open_vector_index(self.location.index_dir, model_id, dim)
                     self._vectors[key] = current
             except IndexFormatError as exc:
-                if exc.newer:
-                    raise
-                raise IndexFormatError(f"{exc.message} {REBUILD_ADVICE}", newer=False) from exc
+                raise _advised(exc) from exc
         if current.manifest is not None and current.manifest.state_id != self.state.state_id:
             raise IndexStoreError(
                 f"The vector index {current.manifest.file} belongs to another state database "
@@ -264,6 +260,14 @@ def _marked_problem(state: StateDB, mark: Path) -> str | None:
     with contextlib.suppress(FileNotFoundError):
         mark.unlink()
     return problem
+
+
+def _advised(exc: IndexFormatError) -> IndexFormatError:
+    """An outdated format's error as a reader says it (with ``REBUILD_ADVICE``); a newer
+    format's as it is (only an upgrade helps)."""
+    if exc.newer:
+        return exc
+    return IndexFormatError(f"{exc.message} {REBUILD_ADVICE}", newer=False)
 
 
 def _fresh_state(path: Path, reason: str, notes: list[str]) -> StateDB:

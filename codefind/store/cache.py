@@ -244,28 +244,21 @@ class EmbeddingCache:
             self._db.executemany(
                 "INSERT OR IGNORE INTO live_hashes (h) VALUES (?)", ((h,) for h in live)
             )
-            unused = [
-                int(row[0])
-                for row in self._db.execute(
-                    "SELECT id FROM embeddings WHERE model = ? AND id <= ? AND text_hash NOT IN "
-                    "(SELECT h FROM live_hashes) ORDER BY id DESC",
-                    (model, up_to),
-                )
-            ][spare:]
-            for start in range(0, len(unused), _BATCH):
-                part = unused[start : start + _BATCH]
-                self._db.execute(
-                    f"DELETE FROM embeddings WHERE id IN ({','.join('?' * len(part))})", part
-                )
+            removed = self._db.execute(
+                "DELETE FROM embeddings WHERE id IN (SELECT id FROM embeddings WHERE model = ? "
+                "AND id <= ? AND text_hash NOT IN (SELECT h FROM live_hashes) "
+                "ORDER BY id DESC LIMIT -1 OFFSET ?)",
+                (model, up_to, spare),
+            ).rowcount
             self._db.execute("DELETE FROM live_hashes")
             remaining = int(self._db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
-        if unused and len(unused) * 3 >= remaining:
+        if removed and removed * 3 >= remaining:
             try:
                 self._db.execute("VACUUM")
             except sqlite3.OperationalError as exc:  # another process has it open: the freed
                 if is_corruption(exc):  # pages are reused by later rows all the same
                     raise
-        return len(unused)
+        return removed
 
     @_healing
     def count(self, model: str | None = None) -> int:
