@@ -13,6 +13,7 @@ import pytest
 from codefind.config import Settings
 from codefind.errors import Interrupted
 from codefind.indexer import IndexProgress
+from codefind.models import IndexReport
 from codefind.store import Store, open_vector_index
 from codefind.workspace import Workspace
 from tests.gitutil import commit_all, git
@@ -70,12 +71,24 @@ def repo(git_repo: Callable[..., Path]) -> Path:
     return git_repo(FILES)
 
 
-def index(repo: Path, **kwargs: object) -> dict[str, Any]:
+def index_report(repo: Path, **kwargs: object) -> IndexReport:
+    """One indexing run of ``repo`` with the default settings."""
     workspace = Workspace.for_repository(repo, Settings())
     try:
-        return workspace.indexer(**kwargs).run().to_json()  # type: ignore[arg-type]
+        return workspace.indexer(**kwargs).run()  # type: ignore[arg-type]
     finally:
         workspace.close()
+
+
+def index(repo: Path, **kwargs: object) -> dict[str, Any]:
+    return index_report(repo, **kwargs).to_json()
+
+
+def assert_rebuilt_from_the_cache(report: IndexReport, chunks: object) -> None:
+    """The run rebuilt the state, embedded nothing, and said so without a reader's advice."""
+    assert report.embedded == 0 and report.reused == chunks == report.chunks
+    rebuilt = [note for note in report.notes if "Rebuilt it" in note]
+    assert rebuilt and not any("Run `codefind index`" in note for note in rebuilt), rebuilt
 
 
 def test_first_run_embeds_everything_and_second_run_nothing(repo: Path) -> None:
@@ -279,14 +292,7 @@ def test_an_outdated_state_is_rebuilt_from_the_cache_without_embedding(
     db.execute(outdated)
     db.commit()
     db.close()
-    workspace = Workspace.for_repository(repo, Settings())
-    try:
-        report = workspace.indexer().run()
-    finally:
-        workspace.close()
-    assert report.embedded == 0 and report.reused == first["chunks"] == report.chunks
-    rebuilt = [note for note in report.notes if "Rebuilt it" in note]
-    assert rebuilt and not any("Run `codefind index`" in note for note in rebuilt), rebuilt
+    assert_rebuilt_from_the_cache(index_report(repo), first["chunks"])
     workspace = Workspace.for_repository(repo, Settings())
     try:
         hits = workspace.search_service().search("fibonacci number", mode="lexical").hits
@@ -352,14 +358,7 @@ def test_a_format_3_state_is_rebuilt_from_the_cache_without_embedding(repo: Path
         Store.open(location)
     assert not refused.value.newer
 
-    workspace = Workspace.for_repository(repo, Settings())
-    try:
-        report = workspace.indexer().run()
-    finally:
-        workspace.close()
-    assert report.embedded == 0 and report.reused == first["chunks"] == report.chunks
-    rebuilt = [note for note in report.notes if "Rebuilt it" in note]
-    assert rebuilt and not any("Run `codefind index`" in note for note in rebuilt), rebuilt
+    assert_rebuilt_from_the_cache(index_report(repo), first["chunks"])
     workspace = Workspace.for_repository(repo, Settings())
     try:
         service = workspace.search_service()
@@ -378,16 +377,8 @@ def test_a_new_chunker_re_chunks_every_file_once_without_embedding(repo: Path) -
     import sqlite3
 
     from codefind.chunking import CHUNKER_VERSION
-    from codefind.models import IndexReport
 
-    def run() -> IndexReport:
-        workspace = Workspace.for_repository(repo, Settings())
-        try:
-            return workspace.indexer().run()
-        finally:
-            workspace.close()
-
-    first = run()
+    first = index_report(repo)
     state = Workspace.for_repository(repo, Settings()).location.index_dir / "state.sqlite"
     db = sqlite3.connect(state)
     assert db.execute("SELECT value FROM meta WHERE key = 'chunker'").fetchone() == (
@@ -398,7 +389,7 @@ def test_a_new_chunker_re_chunks_every_file_once_without_embedding(repo: Path) -
     db.commit()
     db.close()
 
-    second = run()
+    second = index_report(repo)
     assert second.embedded == 0 and second.chunks == first.chunks
     assert any("Re-chunked every file" in note for note in second.notes)
     workspace = Workspace.for_repository(repo, Settings())
@@ -408,7 +399,7 @@ def test_a_new_chunker_re_chunks_every_file_once_without_embedding(repo: Path) -
     finally:
         workspace.close()
 
-    third = run()
+    third = index_report(repo)
     assert not any("Re-chunked" in note for note in third.notes)
     assert (third.embedded, third.removed) == (0, 0)
 
@@ -419,14 +410,6 @@ def generated(round_: int, functions: int = 10) -> str:
         f"def step_{i}(value):\n    return value * {i} + {round_ * 100 + i}\n"
         for i in range(functions)
     )
-
-
-def notes_of_run(repo: Path) -> tuple[str, ...]:
-    workspace = Workspace.for_repository(repo, Settings())
-    try:
-        return workspace.indexer().run().notes
-    finally:
-        workspace.close()
 
 
 def cache_count(repo: Path) -> int:
@@ -453,7 +436,7 @@ def test_the_cache_forgets_the_oldest_vectors_no_checkout_uses(
         (repo / "app/gen.py").write_text(generated(round_))
         index(repo)
     (repo / "app/gen.py").write_text(generated(3))
-    assert any("Forgot" in note for note in notes_of_run(repo))
+    assert any("Forgot" in note for note in index_report(repo).notes)
     live = index(repo)["chunks"]
     assert isinstance(live, int)
     assert cache_count(repo) <= 2 * live
@@ -480,7 +463,7 @@ def test_the_cache_keeps_what_another_worktree_uses(
         (repo / "app/gen.py").write_text(generated(round_))
         index(repo)
     (repo / "app/gen.py").write_text(generated(6))
-    assert any("Forgot" in note for note in notes_of_run(repo))
+    assert any("Forgot" in note for note in index_report(repo).notes)
 
     workspace = Workspace.for_repository(other, Settings())
     shutil.rmtree(workspace.location.index_dir / "vectors")
@@ -504,4 +487,4 @@ def test_nothing_is_pruned_while_another_worktrees_index_cannot_be_read(
         (repo / "app/gen.py").write_text(generated(round_))
         index(repo)
     (repo / "app/gen.py").write_text(generated(6))
-    assert not any("Forgot" in note for note in notes_of_run(repo))
+    assert not any("Forgot" in note for note in index_report(repo).notes)
