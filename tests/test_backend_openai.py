@@ -164,11 +164,12 @@ def test_teis_batch_limit_is_read_from_its_413_and_kept(tmp_path: Path) -> None:
         vectors = emb.embed_documents(texts)
         for text, vector in zip(texts, vectors, strict=True):
             np.testing.assert_allclose(vector, fake_embedding(text, 768), atol=1e-6)
+        # The batches of one call are sent side by side, so they arrive in any order.
         sizes = [len(r.body["input"]) for r in embedding_posts(srv)[1:]]
-        assert sizes == [20, 8, 8, 4], "refused once, then split to the stated size"
+        assert sizes[0] == 20 and sorted(sizes[1:]) == [4, 8, 8], "refused, then split"
         assert emb.batch_size == 8
         emb.embed_documents(texts[:10])
-        assert [len(r.body["input"]) for r in embedding_posts(srv)[-2:]] == [8, 2]
+        assert sorted(len(r.body["input"]) for r in embedding_posts(srv)[-2:]) == [2, 8]
 
 
 def test_infinitys_list_limit_comes_as_fastapis_422(tmp_path: Path) -> None:
