@@ -41,6 +41,7 @@ PARTS = (
     "files + meta",
     "vectors (current file)",
     "vectors (previous file)",
+    "vector text hashes",
     "embedding cache",
 )
 
@@ -91,6 +92,8 @@ def measure(name: str, index_dir: Path, repo: Path) -> Sizes:
         for data in (index_dir / "vectors").glob(f"{stem}.*.usearch"):
             key = "vectors (current file)" if data.name == current else "vectors (previous file)"
             parts[key] += data.stat().st_size
+        for hashes in (index_dir / "vectors").glob(f"{stem}.*.hashes"):
+            parts["vector text hashes"] += hashes.stat().st_size
     cache = index_dir / "cache"
     parts["embedding cache"] = sum(p.stat().st_size for p in cache.glob("embeddings.sqlite*"))
     return Sizes(name, chunks, {p: parts.get(p, 0) for p in PARTS}, source, tracked_bytes(repo))

@@ -6,15 +6,17 @@ One run, in three phases (each resumable, so a killed run loses at most one batc
    only files that changed, and commit their chunks (and BM25 tokens) in batches. Lexical
    search sees new files as soon as a batch is committed.
 2. **Embeddings.** Find the chunks the vector index of (model, dim) lacks, take their vectors
-   from the embedding cache where present and embed the rest, committing each batch to the
-   cache as it returns.
+   by text from wherever one is kept (``store.reuse``: the index being replaced, the cache,
+   another checkout's index) and embed the rest, committing each batch to the cache as it
+   returns.
 3. **Vectors.** Write the vector index (truncated to ``dim``) atomically. During a long
    embedding phase an intermediate index is written every so often, so search works on what
-   is done; on an error or Ctrl-C the partial index is written before giving up.
+   is done; on an error or Ctrl-C the partial index is written before giving up. Then the
+   cache forgets what the index now holds: each vector is kept once (``store.cache``).
 
 Damage heals here: a state database found damaged during the run is rebuilt and the run
-starts over (vectors then come from the cache), and a vector index built for another state
-database (its chunk ids mean other chunks) is rebuilt from the cache.
+starts over, and a vector index built for another state database (its chunk ids mean other
+chunks) is rebuilt, taking its vectors from it by text.
 
 The indexer prints nothing: it reports ``IndexProgress`` to a callback and returns an
 ``IndexReport``. Cancelling (``cancel`` event) stops at the next batch and raises
@@ -53,12 +55,18 @@ from codefind.store import (
     text_hash,
     write_lock,
 )
+from codefind.store.reuse import VectorSources
+from codefind.store.vectors import VECTOR_FORMAT, open_older_vector_index
 
 Phase = Literal["walk", "chunk", "embed", "save", "done"]
 FILE_BATCH = 200
 """Files chunked per state transaction: small enough that lexical search fills in quickly."""
 CACHE_SLICE = 4096
-"""Cached vectors read and added to the vector index at a time."""
+"""Vectors moved into the cache at a time."""
+REBUILT_NOTE = (
+    "Rebuilt it: each vector comes from the embedding cache or another checkout's index "
+    "where one is there, and is embedded again where not."
+)
 CACHE_SPARE_FLOOR = 5_000
 """Unused vectors the cache may always keep (see ``Indexer._prune_cache``)."""
 CHECKPOINT_SECONDS = 60.0
@@ -194,16 +202,19 @@ class Indexer:
     def _prune_cache(self, store: Store, tally: _Tally) -> None:
         """Forget the oldest cached vectors that no checkout's index uses, past a spare.
 
-        The cache keeps every text ever embedded, so without this it only grows (zod after a
-        few rounds of edits: 2.3 rows a chunk). Once it holds more than twice this checkout's
-        chunks plus ``CACHE_SPARE_FLOOR``, the unused rows past a spare as large as the live
-        ones (at least the floor) go, oldest first: branch switches and reverts stay free.
-        Nothing is pruned when another checkout's index cannot be read: its rows may be in use.
+        The cache keeps every text that left the index, so without this it only grows (zod
+        after a few rounds of edits: 2.3 rows a chunk). Once it holds more unused vectors than
+        this checkout has chunks, plus ``CACHE_SPARE_FLOOR`` (where the index holds only a
+        truncated vector, the cache also holds the live ones: twice the chunks, plus the
+        floor), the unused rows past a spare as large as the live ones (at least the floor)
+        go, oldest first: branch switches and reverts stay free. Nothing is pruned when
+        another checkout's index cannot be read: its rows may be in use.
         """
         if self._checkouts is None:
             return
         model = self.embedder.model_id
-        if store.cache.count(model) <= 2 * store.state.counts()[1] + CACHE_SPARE_FLOOR:
+        held = (1 if self._keeps_one_copy() else 2) * store.state.counts()[1]
+        if store.cache.count(model) <= held + CACHE_SPARE_FLOOR:
             return  # the common case, and cheap: a live update does not read every hash
         up_to = store.cache.newest_row()  # before reading what is live: see EmbeddingCache.prune
         live = set(store.state.chunk_hashes().values())
@@ -274,36 +285,42 @@ class Indexer:
     # --- phases 2 and 3: embeddings and vectors --------------------------------------------
 
     def _update_vectors(self, store: Store, tally: _Tally) -> None:
-        index = self._open_vectors(store, tally)
+        replaced = self._open_vectors(store, tally)
         generation = store.state.generation
         hashes = store.state.chunk_hashes()
-        if index.generation == generation and index.count == len(hashes):
+        same_state = (
+            replaced.manifest is not None
+            and replaced.manifest.state_id == store.state.state_id
+            and replaced.manifest.format == VECTOR_FORMAT
+        )
+        if same_state and replaced.generation == generation and replaced.count == len(hashes):
             return
-        present = set(index.keys().tolist())
+        base = replaced if same_state else VectorIndex(None, None)
         writer = VectorWriter(
             self.location.index_dir,
             self.embedder.model_id,
             self.dim,
-            index,
+            base,
             state_id=store.state.state_id,
         )
-        writer.remove(np.fromiter((k for k in present if k not in hashes), np.uint64))
+        held = base.text_hashes()
+        writer.remove(np.fromiter((k for k, h in held.items() if hashes.get(k) != h), np.uint64))
         ids_by_hash: dict[bytes, list[int]] = {}
         for cid, digest in hashes.items():
-            if cid not in present:
+            if held.get(cid) != digest:
                 ids_by_hash.setdefault(digest, []).append(cid)
+        one_copy = self._keeps_one_copy()
+        if one_copy:
+            self._move_to_cache(store, replaced, set(hashes.values()))
+        sources = VectorSources(
+            store.cache, self.embedder.model_id, replaced, self._other_vector_files
+        )
         rejected = store.cache.rejected
         found: set[bytes] = set()
-        wanted = list(ids_by_hash)
-        # In slices, so memory stays one slice deep: a re-chunk of 98k chunks read every
-        # vector at once and peaked at 970 MB.
-        for start in range(0, len(wanted), CACHE_SLICE):
-            cached = store.cache.get_many(
-                self.embedder.model_id, wanted[start : start + CACHE_SLICE]
-            )
-            tally.reused += sum(len(ids_by_hash[h]) for h in cached)
-            self._add(writer, ids_by_hash, cached)
-            found.update(cached)
+        for vectors in sources.take(list(ids_by_hash)):
+            tally.reused += sum(len(ids_by_hash[h]) for h in vectors)
+            self._add(writer, ids_by_hash, vectors)
+            found.update(vectors)
         if store.cache.rejected > rejected:
             tally.notes.append(
                 f"{store.cache.rejected - rejected} cached vectors were bad (malformed, or failing "
@@ -333,24 +350,87 @@ class Indexer:
             raise
         self._report("save", 0, 1)
         writer.save(generation=generation)
+        if one_copy:
+            # The cache held them for a killed run's sake; the saved file holds them now. After
+            # an interrupted run (generation -1) every vector held may also be in the cache.
+            held_now = ids_by_hash.keys() if replaced.generation >= 0 else hashes.values()
+            self._forget_cached(store, held_now, tally)
+
+    def _keeps_one_copy(self) -> bool:
+        """Whether a vector the index holds leaves the cache (``store.reuse``): only where the
+        index holds the model's whole vector, and the run knows every checkout that shares the
+        cache (the eval sets' cache is shared with what this run cannot see)."""
+        return self._checkouts is not None and self.dim == self.embedder.dimensions.native
+
+    def _move_to_cache(self, store: Store, replaced: VectorIndex, live: set[bytes]) -> None:
+        """Put the vectors of texts no chunk has any more into the cache (for a revert or a
+        branch switch), before the file that holds them is replaced."""
+        try:
+            gone = [h for h in dict.fromkeys(replaced.text_hashes().values()) if h not in live]
+        except IndexStoreError:
+            return
+        keys_by_hash = replaced.keys_by_hash()
+        for start in range(0, len(gone), CACHE_SLICE):
+            part = gone[start : start + CACHE_SLICE]
+            keys, rows = replaced.vectors(np.asarray([keys_by_hash[h] for h in part], np.uint64))
+            by_key = dict(zip(keys.tolist(), rows, strict=True))
+            store.cache.put_many(
+                self.embedder.model_id,
+                {h: by_key[keys_by_hash[h]] for h in part if keys_by_hash[h] in by_key},
+            )
+
+    def _forget_cached(self, store: Store, held: Iterable[bytes], tally: _Tally) -> None:
+        try:
+            store.cache.forget(self.embedder.model_id, held)
+        except IndexStoreError as exc:  # housekeeping: the index itself is saved already
+            tally.notes.append(f"The embedding cache was not trimmed: {exc.message}")
+
+    def _other_vector_files(self) -> Iterator[VectorIndex]:
+        """The vector files of this model's native dimension in every checkout (this one's
+        only when the run builds another dimension)."""
+        native = self.embedder.dimensions.native
+        own = self.location.index_dir.resolve()
+        for folder in self._checkouts() if self._checkouts is not None else ():
+            if folder.resolve() == own and self.dim == native:
+                continue
+            try:
+                yield open_vector_index(folder, self.embedder.model_id, native)
+            except IndexStoreError:
+                continue
 
     def _open_vectors(self, store: Store, tally: _Tally) -> VectorIndex:
-        """The current vector index, or an empty one when it must be rebuilt from the cache."""
-        folder = self.location.index_dir
+        """The current vector index, or an empty one when it cannot be read as it is.
+
+        An index built for another state database (one rebuilt under it) is returned as it
+        is: its keys mean other chunks, but its vectors are found by text (``store.reuse``).
+        """
+        folder, model_id = self.location.index_dir, self.embedder.model_id
         try:
-            index = open_vector_index(folder, self.embedder.model_id, self.dim, verify=True)
-        except (IndexCorruptError, IndexFormatError) as exc:  # not a full disk, not an I/O error
-            tally.notes.append(f"{exc.message} Rebuilt it from the embedding cache.")
-            drop_vector_index(folder, self.embedder.model_id, self.dim)
+            index = open_vector_index(folder, model_id, self.dim, verify=True)
+        except IndexFormatError as exc:
+            tally.notes.append(f"{exc.message} Rebuilt it, taking each text's vector from it.")
+            state = store.state
+            older = open_older_vector_index(
+                folder,
+                model_id,
+                self.dim,
+                lambda built_for: state.chunk_hashes() if built_for == state.state_id else None,
+            )
+            if older is not None:
+                return older
+            tally.notes[-1] = f"{exc.message} {REBUILT_NOTE}"
+            drop_vector_index(folder, model_id, self.dim)
+            return VectorIndex(None, None)
+        except IndexCorruptError as exc:  # not a full disk, not an I/O error
+            tally.notes.append(f"{exc.message} {REBUILT_NOTE}")
+            drop_vector_index(folder, model_id, self.dim)
             return VectorIndex(None, None)
         if index.manifest is not None and index.manifest.state_id != store.state.state_id:
-            # Its keys are chunk ids of another database: a rebuilt state numbers from 1 again.
             tally.notes.append(
                 f"The vector index {index.manifest.file} belongs to another state database "
-                "(the index database was rebuilt or replaced). Rebuilt it from the embedding "
-                "cache."
+                "(the index database was rebuilt or replaced). Rebuilt it, taking each "
+                "text's vector from it."
             )
-            return VectorIndex(None, None)
         return index
 
     def _embed_missing(
@@ -403,8 +483,9 @@ class Indexer:
         keys = [cid for digest in vectors for cid in ids_by_hash[digest]]
         if not keys:
             return
-        rows = np.vstack([vectors[digest] for digest in vectors for _ in ids_by_hash[digest]])
-        writer.add(np.asarray(keys, dtype=np.uint64), truncate(rows, self.dim))
+        digests = [digest for digest in vectors for _ in ids_by_hash[digest]]
+        rows = np.vstack([vectors[digest] for digest in digests])
+        writer.add(np.asarray(keys, dtype=np.uint64), truncate(rows, self.dim), digests)
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -280,4 +280,5 @@ class IndexReport:
             "backend": self.backend,
             "model": self.model,
             "dim": self.dim,
+            "notes": list(self.notes),
         }

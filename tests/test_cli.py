@@ -226,8 +226,9 @@ def test_stdout_carries_results_only(git_repo) -> None:  # type: ignore[no-untyp
         "backend",
         "model",
         "dim",
+        "notes",
     }
-    assert set(report) == expected
+    assert set(report) == expected and report["notes"] == []
     assert (report["backend"], report["dim"], report["files"]) == ("local", 384, 1)
     text = codefind("index", cwd=repo)
     assert text.returncode == 0 and "Indexed 1 files" in text.stdout

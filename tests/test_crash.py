@@ -196,7 +196,9 @@ def test_sigint_exits_130_and_keeps_work(git_repo, server: SGLangServer) -> None
     assert status.returncode == 0, "what was embedded before Ctrl-C is searchable"
 
 
-def test_damaged_vector_file_is_rebuilt_from_the_cache(git_repo, server: SGLangServer) -> None:  # type: ignore[no-untyped-def]
+def test_damaged_vector_file_is_rebuilt_and_says_so(git_repo, server: SGLangServer) -> None:  # type: ignore[no-untyped-def]
+    """The vector file is the only copy of the vectors it holds (the cache keeps the others),
+    so a damaged one is embedded again: never read, and never a silent partial index."""
     repo = git_repo(many_functions(10))
     env = env_for(server)
     codefind("index", cwd=repo, env=env, check=True)
@@ -208,8 +210,9 @@ def test_damaged_vector_file_is_rebuilt_from_the_cache(git_repo, server: SGLangS
     result = codefind("index", "--json", cwd=repo, env=env)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["embedded"] == 0 and report["reused"] == report["chunks"]
-    assert len(server.posts("/v1/embeddings")) == n_before
+    assert report["embedded"] == report["chunks"] == 40 and report["reused"] == 0
+    assert any("damaged" in note and "embedded again" in note for note in report["notes"])
+    assert len(server.posts("/v1/embeddings")) > n_before
     assert_whole_results(repo, env)
 
 
@@ -234,16 +237,27 @@ def test_damaged_state_database_is_rebuilt_without_embedding(
     assert_whole_results(repo, env)
 
 
-def test_vector_index_from_another_format_is_rebuilt(git_repo, server: SGLangServer) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("fmt", "embedded"), [(2, 0), (99, 20)])
+def test_vector_index_from_another_format_is_rebuilt(  # type: ignore[no-untyped-def]
+    git_repo, server: SGLangServer, fmt: int, embedded: int
+) -> None:
+    """An older format's file (format 2: no ``.hashes``) gives its vectors to the rebuild, by
+    the text the state database names for each key; a newer format's is never read."""
     repo = git_repo(many_functions(5))
     env = env_for(server)
     codefind("index", cwd=repo, env=env, check=True)
-    manifest = next((repo / ".git" / "codefind" / "vectors").glob("*.json"))
+    folder = repo / ".git" / "codefind" / "vectors"
+    manifest = next(folder.glob("*.json"))
     data = json.loads(manifest.read_text())
-    data["format"] = 99
+    data["format"] = fmt
     manifest.write_text(json.dumps(data))
+    next(folder.glob("*.hashes")).unlink()
     result = codefind("index", "--json", cwd=repo, env=env, check=True)
-    assert json.loads(result.stdout)["embedded"] == 0
+    report = json.loads(result.stdout)
+    assert (report["embedded"], report["chunks"]) == (embedded, 20)
+    assert json.loads(manifest.read_text())["format"] == 3
+    assert sorted(p.suffix for p in folder.iterdir()) == [".hashes", ".json", ".usearch"]
+    assert_whole_results(repo, env)
 
 
 def test_state_from_a_newer_codefind_is_refused_clearly(git_repo, server: SGLangServer) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from codefind.chunking import embedding_text
 from codefind.config import Settings
 from codefind.embeddings.base import truncate
 from codefind.models import IndexReport
@@ -86,7 +87,8 @@ def remove_state(repo: Path) -> None:
 
 
 def assert_vectors_match_texts(repo: Path) -> None:
-    """Every chunk's vector in the index is the cached vector of its own text."""
+    """Every chunk's vector in the index is the model's vector of its own text, and the
+    index's ``.hashes`` name that text."""
     workspace = Workspace.for_repository(repo, Settings())
     model_id = workspace.embedder.model_id
     store = Store.open_for_writing(workspace.location)
@@ -94,11 +96,12 @@ def assert_vectors_match_texts(repo: Path) -> None:
         vectors = open_vector_index(workspace.location.index_dir, model_id, 384, verify=True)
         chunks = list(store.state.iter_chunks())
         assert sorted(vectors.keys().tolist()) == sorted(c.id for c in chunks)
-        cached = store.cache.get_many(model_id, [c.text_hash for c in chunks])
-        for stored in chunks:
+        assert vectors.text_hashes() == {c.id: c.text_hash for c in chunks}
+        texts = [embedding_text(c.chunk) for c in chunks]
+        expected = truncate(workspace.embedder.embed_documents(texts), 384)
+        for stored, vector in zip(chunks, expected, strict=True):
             _, row = vectors.vectors([stored.id])
-            expected = truncate(cached[stored.text_hash], 384)
-            assert float(row[0] @ expected) > 0.999, (stored.id, stored.chunk.symbol)
+            assert float(row[0] @ vector) > 0.999, (stored.id, stored.chunk.symbol)
     finally:
         store.close()
         workspace.close()
@@ -115,7 +118,7 @@ def test_a_rebuilt_state_database_does_not_inherit_old_vectors(repo: Path) -> No
     index(repo)  # an incremental run: config.py's chunks get new ids at the end
     remove_state(repo)
     report = index(repo)
-    assert report.embedded == 0, "the vectors come from the embedding cache"
+    assert report.embedded == 0, "the vectors come from the old vector file, by text"
     assert any("another state database" in note for note in report.notes)
     assert_vectors_match_texts(repo)
 
@@ -149,12 +152,17 @@ def test_a_reader_sees_commits_made_after_a_filtered_search(repo: Path) -> None:
 
 
 def test_bad_cached_vectors_are_embedded_again_when_the_index_is_rebuilt(repo: Path) -> None:
-    first = index(repo)
+    index(repo)
+    moved = {path: (repo / path).read_text() for path in ("app/config.py", "app/shapes.py")}
+    for path in moved:
+        (repo / path).unlink()
+    gone = index(repo)  # their vectors leave the index for the cache
     workspace = Workspace.for_repository(repo, Settings())
     cache = workspace.location.cache_dir / "embeddings.sqlite"
     workspace.close()
     db = sqlite3.connect(cache)
     rows = db.execute("SELECT text_hash, vector FROM embeddings ORDER BY id LIMIT 4").fetchall()
+    assert len(rows) == 4
     good = [np.frombuffer(blob, dtype=np.int8) for _, blob in rows]
     flipped = good[1].copy()
     flipped[7] ^= 1  # one bit: a well formed row that only its checksum catches, like -good[0]
@@ -165,22 +173,18 @@ def test_bad_cached_vectors_are_embedded_again_when_the_index_is_rebuilt(repo: P
     )
     db.commit()
     db.close()
-    for path in (repo / ".git" / "codefind" / "vectors").iterdir():
-        path.unlink()  # the vector index is rebuilt from the cache
+    for path, text in moved.items():
+        (repo / path).write_text(text)
     report = index(repo)
-    assert report.embedded == 4 and report.reused == first.chunks - 4
+    assert report.embedded == 4 and report.reused == report.chunks - gone.chunks - 4
     assert any("4 cached vectors were bad" in note for note in report.notes)
-    db = sqlite3.connect(cache)
-    repaired = dict(db.execute("SELECT text_hash, vector FROM embeddings").fetchall())
-    db.close()
-    for vector, (key, _) in zip(good, rows, strict=True):
-        assert np.array_equal(np.frombuffer(repaired[key], dtype=np.int8), vector)
     assert_vectors_match_texts(repo)
 
 
-def test_a_float16_vector_file_of_format_1_is_rebuilt_as_int8_from_the_cache(repo: Path) -> None:
-    """An older codefind's vector file (float16, format 1) is never read as int8: readers
-    are told it will be rebuilt, and the next writer rebuilds it without embedding."""
+def test_a_float16_vector_file_of_format_1_is_rebuilt_as_int8_from_its_vectors(repo: Path) -> None:
+    """An older codefind's vector file (float16, format 1, no ``.hashes``) is never read as
+    int8: readers are told it will be rebuilt, and the next writer rebuilds it without
+    embedding, taking its vectors by text (the state database names each key's text)."""
     import zlib
     from dataclasses import asdict, replace
 
@@ -222,7 +226,7 @@ def test_a_float16_vector_file_of_format_1_is_rebuilt_as_int8_from_the_cache(rep
         "Rebuilt it" in note and "Run `codefind index`" not in note for note in rebuilt_notes
     )
     rebuilt = read_manifest(folder, model_id, 384)
-    assert rebuilt is not None and (rebuilt.format, rebuilt.dtype) == (2, "i8")
+    assert rebuilt is not None and (rebuilt.format, rebuilt.dtype) == (3, "i8")
     assert not data.exists(), "the float16 file is gone"
     assert_vectors_match_texts(repo)
 
@@ -235,7 +239,8 @@ def test_json_never_prints_nan_even_from_an_index_of_bad_vectors(repo: Path) -> 
     current = open_vector_index(folder, model_id, 384)
     writer = VectorWriter(folder, model_id, 384, current, state_id=store.state.state_id)
     bad = current.keys()[:3]  # as written by a codefind that did not check vectors
-    writer.add(bad, np.full((len(bad), 384), np.nan, dtype=np.float32))
+    held = current.text_hashes()
+    writer.add(bad, np.full((len(bad), 384), np.nan, dtype=np.float32), [held[k] for k in bad])
     writer.save(generation=store.state.generation)
     store.close()
     workspace.close()

@@ -84,7 +84,7 @@ def index(repo: Path, **kwargs: object) -> dict[str, Any]:
     return index_report(repo, **kwargs).to_json()
 
 
-def assert_rebuilt_from_the_cache(report: IndexReport, chunks: object) -> None:
+def assert_rebuilt_without_embedding(report: IndexReport, chunks: object) -> None:
     """The run rebuilt the state, embedded nothing, and said so without a reader's advice."""
     assert report.embedded == 0 and report.reused == chunks == report.chunks
     rebuilt = [note for note in report.notes if "Rebuilt it" in note]
@@ -128,20 +128,20 @@ def test_a_file_coming_back_reuses_cached_vectors(repo: Path) -> None:
     assert again["embedded"] == 0 and again["reused"] >= 3
 
 
-def test_vectors_rebuilt_from_the_cache_in_slices_are_all_there(
+def test_vectors_taken_by_text_in_slices_are_all_there(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The cache is read a slice at a time (memory stays one slice deep); every chunk still
-    gets its own vector, whichever slice it was in."""
-    import shutil
-
-    import codefind.indexer
+    """A rebuilt state database takes every vector from the old vector file by text, a slice
+    at a time (memory stays one slice deep); every chunk still gets its own vector, whichever
+    slice it was in."""
+    import codefind.store.reuse
 
     first = index(repo)
     workspace = Workspace.for_repository(repo, Settings())
-    shutil.rmtree(workspace.location.index_dir / "vectors")
+    for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm"):
+        (workspace.location.index_dir / name).unlink(missing_ok=True)
     workspace.close()
-    monkeypatch.setattr(codefind.indexer, "CACHE_SLICE", 2)
+    monkeypatch.setattr(codefind.store.reuse, "SLICE", 2)
     again = index(repo)
     assert (again["embedded"], again["reused"]) == (0, first["chunks"])
     workspace = Workspace.for_repository(repo, Settings())
@@ -200,6 +200,7 @@ def test_cancel_keeps_finished_work_and_a_rerun_completes(repo: Path) -> None:
     rerun = index(repo)
     assert rerun["embedded"] == int(rerun["chunks"]) - done_before
     assert rerun["reused"] == 0, "vectors kept in the partial index need not be reused"
+    assert cache_count(repo) == 0, "what the cache held for the resume, the index holds now"
 
 
 def test_walk_from_a_subfolder_and_index_in_git_dir(repo: Path) -> None:
@@ -279,9 +280,7 @@ def test_implementation_code_is_embedded_first_and_searchable_before_the_run_end
         "UPDATE meta SET value = 'x' WHERE key = 'tokens'",  # another lexical.tokens
     ],
 )
-def test_an_outdated_state_is_rebuilt_from_the_cache_without_embedding(
-    repo: Path, outdated: str
-) -> None:
+def test_an_outdated_state_is_rebuilt_without_embedding(repo: Path, outdated: str) -> None:
     import sqlite3
 
     first = index(repo)
@@ -292,7 +291,7 @@ def test_an_outdated_state_is_rebuilt_from_the_cache_without_embedding(
     db.execute(outdated)
     db.commit()
     db.close()
-    assert_rebuilt_from_the_cache(index_report(repo), first["chunks"])
+    assert_rebuilt_without_embedding(index_report(repo), first["chunks"])
     workspace = Workspace.for_repository(repo, Settings())
     try:
         hits = workspace.search_service().search("fibonacci number", mode="lexical").hits
@@ -316,7 +315,7 @@ CREATE TABLE lexicon (term TEXT NOT NULL, segment INTEGER NOT NULL, ids BLOB NOT
 """The tables of format 3 that format 4 changed: path and text in every chunk row."""
 
 
-def test_a_format_3_state_is_rebuilt_from_the_cache_without_embedding(repo: Path) -> None:
+def test_a_format_3_state_is_rebuilt_without_embedding(repo: Path) -> None:
     """An index made before chunk texts were kept per file (its tables cannot take the new
     ones) is refused to readers with advice, and rebuilt by the next run: no text is embedded
     again, and every mode searches."""
@@ -358,7 +357,7 @@ def test_a_format_3_state_is_rebuilt_from_the_cache_without_embedding(repo: Path
         Store.open(location)
     assert not refused.value.newer
 
-    assert_rebuilt_from_the_cache(index_report(repo), first["chunks"])
+    assert_rebuilt_without_embedding(index_report(repo), first["chunks"])
     workspace = Workspace.for_repository(repo, Settings())
     try:
         service = workspace.search_service()
@@ -447,18 +446,24 @@ def test_the_cache_forgets_the_oldest_vectors_no_checkout_uses(
     assert index(repo)["embedded"] == 10
 
 
-def test_the_cache_keeps_what_another_worktree_uses(
+def test_a_worktree_takes_the_vectors_it_shares_from_another_checkouts_index(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The cache holds only vectors no index holds, so worktrees share through each other's
+    vector files; pruning in one checkout never costs the other an embedding."""
     import shutil
 
     import codefind.indexer
 
     monkeypatch.setattr(codefind.indexer, "CACHE_SPARE_FLOOR", 0)
+    first = index(repo)
+    assert cache_count(repo) == 0, "every vector is in the index, none in the cache"
     other = repo.parent / "other"
     git(repo, "worktree", "add", "-q", str(other), "-b", "other")
+    shared = index(other)
+    assert (shared["embedded"], shared["reused"]) == (0, first["chunks"])
     (other / "app/gen.py").write_text(generated(7))
-    index(other)
+    assert index(other)["embedded"] == 10
     for round_ in range(6):  # churn in the main work tree: the cache is pruned there
         (repo / "app/gen.py").write_text(generated(round_))
         index(repo)
@@ -468,7 +473,8 @@ def test_the_cache_keeps_what_another_worktree_uses(
     workspace = Workspace.for_repository(other, Settings())
     shutil.rmtree(workspace.location.index_dir / "vectors")
     workspace.close()
-    assert index(other)["embedded"] == 0, "the worktree's vectors are all still cached"
+    lost = index(other)  # only its own texts (gen.py, round 7) were in its file alone
+    assert (lost["embedded"], lost["reused"]) == (10, first["chunks"])
 
 
 def test_nothing_is_pruned_while_another_worktrees_index_cannot_be_read(

@@ -30,6 +30,11 @@ from codefind.store.quantize import dequantize, quantize
 from codefind.store.vectors import STALE_SECONDS
 
 
+def hashes_of(first: int, end: int) -> list[bytes]:
+    """Text hashes for the keys ``first`` to ``end - 1`` (a vector file names each one's)."""
+    return [text_hash(f"text {key}") for key in range(first, end)]
+
+
 def chunk(path: str, symbol: str, text: str, start: int = 1) -> Chunk:
     return Chunk(path, "python", start, start + text.count("\n"), symbol, "function", text)
 
@@ -198,7 +203,7 @@ def test_damaged_state_is_rebuilt_by_a_writer(tmp_path: Path) -> None:
 def test_vector_index_round_trip_and_incremental_update(tmp_path: Path) -> None:
     vectors = unit(50, 32)
     writer = VectorWriter(tmp_path, "m", 32, VectorIndex(None, None), state_id="s")
-    writer.add(np.arange(1, 51, dtype=np.uint64), vectors)
+    writer.add(np.arange(1, 51, dtype=np.uint64), vectors, hashes_of(1, 51))
     manifest = writer.save(generation=7)
     assert manifest.count == 50 and manifest.dtype == "i8"
     index = open_vector_index(tmp_path, "m", 32, verify=True)
@@ -224,17 +229,25 @@ def test_a_large_index_searches_its_graph_deep_enough_to_find_the_true_neighbour
 ) -> None:
     """Above ``EXACT_SEARCH_LIMIT`` search walks the HNSW graph. At USearch's default depth
     (64 candidates) it missed about a third of the true top 10 of these random vectors (and
-    9% on real code at 21.6k chunks): hits silently lost. The depth codefind sets keeps them."""
+    9% on real code at 21.6k chunks): hits silently lost. The depth codefind sets keeps them.
+    A small index's sparse graph (never walked) is rebuilt when the index grows past the limit;
+    with the sparse one, recall here was 0.29."""
     import codefind.store.vectors as vectors_module
 
+    monkeypatch.setattr(vectors_module, "EXACT_SEARCH_LIMIT", 1000 * 384)
     vectors = unit(3000, 384)
     writer = VectorWriter(tmp_path, "m", 384, VectorIndex(None, None), state_id="s")
-    writer.add(np.arange(1, 3001, dtype=np.uint64), vectors)
+    writer.add(np.arange(1, 801, dtype=np.uint64), vectors[:800], hashes_of(1, 801))
     writer.save(generation=1)
-    queries = unit(40, 384, seed=1)
+    small = open_vector_index(tmp_path, "m", 384)
+    assert small.connectivity == vectors_module.SMALL_CONNECTIVITY  # never walked
+    writer.add(np.arange(801, 3001, dtype=np.uint64), vectors[800:], hashes_of(801, 3001))
+    writer.save(generation=2)  # past the limit: the graph is rebuilt to be walked
     index = open_vector_index(tmp_path, "m", 384)
-    exact = [set(index.search(q, 10)[0].tolist()) for q in queries]  # small: brute force
-    monkeypatch.setattr(vectors_module, "EXACT_SEARCH_LIMIT", 0)  # now the graph answers
+    assert index.connectivity == vectors_module.FULL_CONNECTIVITY
+    assert index.text_hashes() == dict(zip(range(1, 3001), hashes_of(1, 3001), strict=True))
+    queries = unit(40, 384, seed=1)
+    exact = [set((np.argsort(-(vectors @ q))[:10] + 1).tolist()) for q in queries]
     graph = [set(index.search(q, 10)[0].tolist()) for q in queries]
     recall = np.mean([len(e & g) / 10 for e, g in zip(exact, graph, strict=True)])
     assert recall >= 0.95
@@ -246,7 +259,7 @@ def test_a_writer_removes_the_previous_data_file_once_no_reader_can_want_it(
     import os
 
     writer = VectorWriter(tmp_path, "m", 16, VectorIndex(None, None), state_id="s")
-    writer.add(np.arange(1, 6, dtype=np.uint64), unit(5, 16))
+    writer.add(np.arange(1, 6, dtype=np.uint64), unit(5, 16), hashes_of(1, 6))
     writer.save(generation=1)
     writer.save(generation=2)
     manifest = next((tmp_path / "vectors").glob("*.json"))
@@ -263,7 +276,7 @@ def test_a_writer_removes_the_previous_data_file_once_no_reader_can_want_it(
 def test_vectors_for_keys_returns_only_present_ones(tmp_path: Path) -> None:
     writer = VectorWriter(tmp_path, "m", 16, VectorIndex(None, None), state_id="s")
     matrix = unit(5, 16)
-    writer.add(np.arange(1, 6, dtype=np.uint64), matrix)
+    writer.add(np.arange(1, 6, dtype=np.uint64), matrix, hashes_of(1, 6))
     writer.save(generation=1)
     keys, rows = open_vector_index(tmp_path, "m", 16).vectors([2, 4, 99])
     assert keys.tolist() == [2, 4]
@@ -283,7 +296,7 @@ def test_int8_vectors_keep_their_direction_through_the_cache_and_the_index(
     cached = np.vstack([cache.get_many("m", keys)[k] for k in keys])
     assert (cosines(cached, vectors) > 0.999).all()
     writer = VectorWriter(tmp_path, "m", 384, VectorIndex(None, None), state_id="s")
-    writer.add(np.arange(1, 201, dtype=np.uint64), cached)
+    writer.add(np.arange(1, 201, dtype=np.uint64), cached, hashes_of(1, 201))
     writer.save(generation=1)
     index = open_vector_index(tmp_path, "m", 384, verify=True)
     ids, rows = index.vectors(np.arange(1, 201, dtype=np.uint64))
@@ -311,7 +324,7 @@ def test_a_matryoshka_dimension_comes_from_an_int8_cache_row(tmp_path: Path) -> 
         assert np.allclose(np.linalg.norm(small, axis=1), 1.0, atol=1e-6)
         assert (cosines(small, truncate(vectors, dim)) > 0.999).all(), dim
         writer = VectorWriter(tmp_path, "m", dim, VectorIndex(None, None), state_id="s")
-        writer.add(np.arange(1, 51, dtype=np.uint64), small)
+        writer.add(np.arange(1, 51, dtype=np.uint64), small, hashes_of(1, 51))
         writer.save(generation=1)
         _, rows = open_vector_index(tmp_path, "m", dim).vectors(np.arange(1, 51, dtype=np.uint64))
         assert (cosines(rows, truncate(vectors, dim)) > 0.999).all(), dim
@@ -344,7 +357,7 @@ def test_missing_vector_index_is_empty(tmp_path: Path) -> None:
 @pytest.mark.parametrize("damage", ["truncate", "flip", "zero"])
 def test_damaged_vector_file_is_detected(tmp_path: Path, damage: str) -> None:
     writer = VectorWriter(tmp_path, "m", 16, VectorIndex(None, None), state_id="s")
-    writer.add(np.arange(1, 41, dtype=np.uint64), unit(40, 16))
+    writer.add(np.arange(1, 41, dtype=np.uint64), unit(40, 16), hashes_of(1, 41))
     manifest = writer.save(generation=1)
     data = tmp_path / "vectors" / manifest.file
     raw = bytearray(data.read_bytes())
@@ -361,7 +374,7 @@ def test_damaged_vector_file_is_detected(tmp_path: Path, damage: str) -> None:
 
 def test_manifest_of_another_model_is_refused(tmp_path: Path) -> None:
     writer = VectorWriter(tmp_path, "model-a", 16, VectorIndex(None, None), state_id="s")
-    writer.add(np.arange(1, 3, dtype=np.uint64), unit(2, 16))
+    writer.add(np.arange(1, 3, dtype=np.uint64), unit(2, 16), hashes_of(1, 3))
     writer.save(generation=1)
     manifest = next((tmp_path / "vectors").glob("*.json"))
     manifest.write_text(manifest.read_text().replace('"model-a"', '"model-b"'))
@@ -497,9 +510,9 @@ def test_a_reader_that_read_an_old_manifest_follows_the_new_one(
     from codefind.store import vectors as vector_module
 
     writer = VectorWriter(tmp_path, "m", 16, VectorIndex(None, None), state_id="s")
-    writer.add(np.arange(1, 6, dtype=np.uint64), unit(5, 16))
+    writer.add(np.arange(1, 6, dtype=np.uint64), unit(5, 16), hashes_of(1, 6))
     stale = writer.save(generation=1)
-    writer.add(np.arange(6, 9, dtype=np.uint64), unit(3, 16))
+    writer.add(np.arange(6, 9, dtype=np.uint64), unit(3, 16), hashes_of(6, 9))
     writer.save(generation=2)
     (tmp_path / "vectors" / stale.file).unlink()  # as once no reader can want it
     real = vector_module.read_manifest

@@ -47,6 +47,11 @@ FILES: dict[str, str | bytes] = {
 }
 
 
+def hashes_of(first: int, end: int) -> list[bytes]:
+    """Text hashes for the keys ``first`` to ``end - 1`` (a vector file names each one's)."""
+    return [text_hash(f"text {key}") for key in range(first, end)]
+
+
 def unit(rows: int, dim: int, seed: int = 0) -> np.ndarray:
     matrix = np.random.default_rng(seed).standard_normal((rows, dim)).astype(np.float32)
     unit_rows: np.ndarray = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
@@ -157,7 +162,9 @@ def test_a_database_locked_by_another_program_is_reported_and_kept(
 
 def test_a_full_disk_under_the_vector_index_says_so(small_disk: Path) -> None:
     writer = VectorWriter(small_disk, "m", 256, VectorIndex(None, None), state_id="s")
-    writer.add(np.arange(1, 2001, dtype=np.uint64), unit(2000, 256))  # ~1.3 MB on disk
+    writer.add(
+        np.arange(1, 2001, dtype=np.uint64), unit(2000, 256), hashes_of(1, 2001)
+    )  # ~1.3 MB on disk
     fill(small_disk)
     with pytest.raises(IndexStoreError) as caught:
         writer.save(generation=1)
@@ -229,7 +236,7 @@ def test_a_damaged_page_in_the_embedding_cache_starts_a_new_cache(git_repo) -> N
 def test_readers_opening_while_a_writer_replaces_the_index_always_get_one(tmp_path: Path) -> None:
     vectors = unit(300, 32)
     writer = VectorWriter(tmp_path, "m", 32, VectorIndex(None, None), state_id="s")
-    writer.add(np.arange(1, 301, dtype=np.uint64), vectors)
+    writer.add(np.arange(1, 301, dtype=np.uint64), vectors, hashes_of(1, 301))
     writer.save(generation=0)
     failures: list[str] = []
     done = threading.Event()

@@ -115,7 +115,7 @@ def write_report(report: IndexReport, out: TextIO) -> None:
     out.write(
         f"Indexed {report.files} files ({report.chunks} chunks) with {visible(report.backend)} "
         f"{visible(report.model)} at {report.dim} dimensions in {report.seconds:.1f} s.\n"
-        f"  embedded {report.embedded}, reused {report.reused} from the cache, "
+        f"  embedded {report.embedded}, reused {report.reused} embedded before, "
         f"removed {report.removed}; looked at {report.files_seen} files"
         + (f", skipped {skipped} ({reasons})" if skipped else "")
         + ".\n"

@@ -3,14 +3,18 @@
 Three parts, each in its own module:
 
 - ``state``: SQLite with files, chunks and the BM25 index (per checkout, the source of truth);
-- ``vectors``: one USearch file per (model, dimension), derived from state + cache;
-- ``cache``: embedding vectors by (model, text hash), shared by all worktrees.
+- ``vectors``: one USearch file per (model, dimension), keyed by chunk id, with the text hash
+  of each key beside it;
+- ``cache``: embedding vectors by (model, text hash) that no vector file holds, shared by all
+  worktrees (``reuse`` finds a vector in either).
 
 The store knows nothing about embedders or repositories: it takes and returns chunks, hashes
 and numpy arrays. Damaged parts are detected on open and in use and reported as
 ``IndexCorruptError``; a writer (``Store.open_for_writing``) recovers by rebuilding what is
-derived, so a damaged file costs a rebuild from the cache, never an embedding run. Nothing
-else (a full disk, a lock, an I/O error) ever deletes a file: it is reported as what it is.
+derived: a damaged state database costs no embedding (its vectors are found by text in the
+vector file), a damaged vector file costs embedding again what the cache does not hold.
+Nothing else (a full disk, a lock, an I/O error) ever deletes a file: it is reported as what
+it is.
 
 A reader that meets damage cannot repair it (it holds no write lock and may not be allowed to
 write), so it leaves a mark (``state.damaged``) that makes the next writer check the whole
@@ -271,7 +275,7 @@ def _advised(exc: IndexFormatError) -> IndexFormatError:
 
 
 def _fresh_state(path: Path, reason: str, notes: list[str]) -> StateDB:
-    notes.append(f"{reason} Rebuilt it (vectors come from the cache).")
+    notes.append(f"{reason} Rebuilt it (vectors are taken from the vector index by text).")
     _remove_state(path)
     with contextlib.suppress(FileNotFoundError):
         (path.parent / DAMAGE_MARK).unlink()

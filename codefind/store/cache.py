@@ -17,8 +17,11 @@ bytes, and ``get_many`` returns only vectors that pass it and are well formed (a
 largest component is ±127; a float row is a finite unit vector); the others count as missing
 and are embedded again (``rejected`` counts them). The cache is only a cache: a file SQLite
 finds damaged is moved aside and a new one started (``notes`` says so).
-It is bounded by its writers: ``prune`` forgets the oldest vectors of texts no checkout uses
-(``Indexer._prune_cache`` decides when).
+It is bounded by its writers: a vector that a checkout's vector file holds is forgotten here
+once that file is saved (``forget``: the file is findable by text, ``store.reuse``), and
+``prune`` forgets the oldest vectors of texts no checkout uses (``Indexer._prune_cache``
+decides when). An index of a smaller Matryoshka dimension cannot give the full vector back,
+so what it holds stays here too.
 """
 
 from __future__ import annotations
@@ -251,14 +254,37 @@ class EmbeddingCache:
                 (model, up_to, spare),
             ).rowcount
             self._db.execute("DELETE FROM live_hashes")
-            remaining = int(self._db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
-        if removed and removed * 3 >= remaining:
+        self._give_back_space(removed)
+        return removed
+
+    @_healing
+    def forget(self, model: str, hashes: Iterable[bytes]) -> int:
+        """Forget ``model``'s vectors of ``hashes`` (a vector index holds them now, see
+        ``store.reuse``). Returns how many rows were removed."""
+        wanted = list(dict.fromkeys(hashes))
+        removed = 0
+        with self._db:
+            for start in range(0, len(wanted), _BATCH):
+                part = wanted[start : start + _BATCH]
+                marks = ",".join("?" * len(part))
+                removed += self._db.execute(
+                    f"DELETE FROM embeddings WHERE model = ? AND text_hash IN ({marks})",
+                    (model, *part),
+                ).rowcount
+        self._give_back_space(removed)
+        return removed
+
+    def _give_back_space(self, removed: int) -> None:
+        """VACUUM once a quarter of the rows went (the file never shrinks by itself)."""
+        if not removed:
+            return
+        remaining = int(self._db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
+        if removed * 3 >= remaining:
             try:
                 self._db.execute("VACUUM")
             except sqlite3.OperationalError as exc:  # another process has it open: the freed
                 if is_corruption(exc):  # pages are reused by later rows all the same
                     raise
-        return removed
 
     @_healing
     def count(self, model: str | None = None) -> int:

@@ -5,6 +5,7 @@ Layout inside the index folder::
     vectors/<slug>.json            manifest: model id, dim, metric, dtype, count, generation,
                                    state id, the current data file's name, its size and CRC-32
     vectors/<slug>.<n>.usearch     the data file of version n
+    vectors/<slug>.<n>.hashes      which text each of its vectors is for (key, text hash)
 
 A new version is written to a new data file (temp file, fsync, rename), then the manifest is
 replaced; the manifest rename is the commit point. Readers follow the manifest and memory-map
@@ -21,10 +22,21 @@ built for: the manifest records that database's random ``state_id``. ``generatio
 which state generation the index was last brought up to date with, so an unchanged repository
 costs no work at all.
 
+The ``.hashes`` file beside each data file names the text hash (``cache.text_hash``) of every
+key. Searching never reads it; writers do: it makes the vectors findable by text, so the file
+is itself the cache of the texts it holds (the embedding cache keeps only the others, see
+``Indexer``), and a state database that is rebuilt, or whose format changes, takes its vectors
+from here by text instead of embedding them again.
+
+Below ``EXACT_SEARCH_LIMIT`` search is brute force and never walks the HNSW graph, so a small
+index is built with a graph of ``SMALL_CONNECTIVITY`` (about 100 bytes a vector less than
+USearch's default); a writer that takes it past the limit rebuilds it with the full graph.
+
 Vectors are int8, quantized by codefind (``store.quantize``: each vector scaled to use the
 whole int8 range), and so is the query; USearch's cosine on int8 rows is scale-invariant, and
-``vectors`` gives unit rows back. A file of another format (format 1 held float16) is rebuilt
-from the embedding cache by the next writer, never read as what it is not.
+``vectors`` gives unit rows back. A file of an older format (format 1 held float16, format 2
+had no ``.hashes``) is rebuilt by the next writer, which takes its vectors from it by text
+(``open_older_vector_index``); a newer format's file is never read as what it is not.
 """
 
 from __future__ import annotations
@@ -36,7 +48,7 @@ import os
 import re
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -49,8 +61,9 @@ from codefind.errors import IndexCorruptError, IndexFormatError, IndexStoreError
 from codefind.store.failures import free_bytes, no_space, os_failure
 from codefind.store.quantize import dequantize, quantize
 
-VECTOR_FORMAT = 2
-"""1: float16 vectors; 2: int8 vectors (quantized by ``store.quantize``)."""
+VECTOR_FORMAT = 3
+"""1: float16 vectors; 2: int8 vectors (quantized by ``store.quantize``); 3: and a ``.hashes``
+file naming each vector's text."""
 DTYPE = "i8"  # pinned: USearch would otherwise pick bf16/f16/f32 by CPU
 METRIC = "cos"
 EXPANSION_ADD = (
@@ -62,6 +75,12 @@ EXPANSION_SEARCH = 256
 0.911 at 64, 0.98 at 256 (top 100, which fusion reads: 0.86 -> 0.96), for about 1.3 ms more
 per search at 98k chunks. Only indexes above ``EXACT_SEARCH_LIMIT`` search the graph."""
 EXACT_SEARCH_LIMIT = 8_000_000  # count * dim up to which search is brute force (~4 ms at 20k x 384)
+SMALL_CONNECTIVITY = 2
+"""HNSW neighbours per vector in an index searched by brute force (its graph is never walked):
+428 bytes a vector at 384 dimensions against 532 at USearch's default of 16."""
+FULL_CONNECTIVITY = 16  # USearch's default, for an index whose graph is searched
+HASH_BYTES = 16  # a text hash, ``cache.text_hash``
+_HASH_ROW = np.dtype([("key", "<u8"), ("hash", f"S{HASH_BYTES}")])
 STALE_SECONDS = 60.0
 """After this long since a manifest was replaced, its previous data file has no reader left
 on its way to it; a writer that opens the index then removes it."""
@@ -88,6 +107,8 @@ class VectorManifest:
     format: int = VECTOR_FORMAT
     state_id: str = ""
     """The state database this index was built for (``StateDB.state_id``; empty: unknown)."""
+    hashes_crc32: int = 0
+    """CRC-32 of the ``.hashes`` file (its name: the data file's, with ``.hashes``)."""
 
 
 def slug(model_id: str, dim: int) -> str:
@@ -98,14 +119,24 @@ def slug(model_id: str, dim: int) -> str:
 class VectorIndex:
     """A read-only, memory-mapped view of one vector index (or an empty one)."""
 
-    def __init__(self, manifest: VectorManifest | None, index: Any | None) -> None:
+    def __init__(
+        self, manifest: VectorManifest | None, index: Any | None, folder: Path | None = None
+    ) -> None:
         self.manifest = manifest
         self._index = index
+        self._folder = folder
+        self._text_hashes: dict[int, bytes] | None = None
+        self._keys_by_hash: dict[bytes, int] | None = None
 
     @property
     def count(self) -> int:
         """Number of vectors."""
         return 0 if self._index is None else len(self._index)
+
+    @property
+    def connectivity(self) -> int:
+        """HNSW neighbours per vector (``SMALL_CONNECTIVITY`` below the brute-force limit)."""
+        return 0 if self._index is None else int(self._index.connectivity)
 
     @property
     def generation(self) -> int:
@@ -117,6 +148,26 @@ class VectorIndex:
         if self._index is None:
             return np.zeros(0, dtype=np.uint64)
         return np.asarray(self._index.keys, dtype=np.uint64)
+
+    def text_hashes(self) -> dict[int, bytes]:
+        """The text hash of each key, from the ``.hashes`` file (read on first use; only
+        writers ask).
+
+        Raises:
+            IndexCorruptError: The file is missing, damaged or does not match the index.
+        """
+        if self._text_hashes is None:
+            if self.manifest is None or self._folder is None:
+                self._text_hashes = {}
+            else:
+                self._text_hashes = _read_hashes(self._folder / "vectors", self.manifest)
+        return self._text_hashes
+
+    def keys_by_hash(self) -> dict[bytes, int]:
+        """One key for each text hash the index holds (``text_hashes`` turned around)."""
+        if self._keys_by_hash is None:
+            self._keys_by_hash = {digest: key for key, digest in self.text_hashes().items()}
+        return self._keys_by_hash
 
     def search(self, query: Floats, k: int) -> tuple[Keys, Floats]:
         """The ``k`` nearest chunk ids and their cosine similarities, best first."""
@@ -138,7 +189,8 @@ class VectorIndex:
         ]
         if len(present) == 0:
             return present, np.zeros((0, self._index.ndim), dtype=np.float32)
-        rows = self._index.get(present, dtype=np.int8)
+        stored = np.int8 if self.manifest is None or self.manifest.dtype == DTYPE else np.float32
+        rows = self._index.get(present, dtype=stored)  # an older file's float16: as floats
         matrix = np.vstack(rows) if isinstance(rows, tuple) else np.asarray(rows)
         return present, dequantize(matrix.reshape(len(present), -1))
 
@@ -167,7 +219,11 @@ def open_vector_index(
         if manifest is None:
             return VectorIndex(None, None)
         try:
-            return VectorIndex(manifest, _open_data_file(folder, manifest, verify=verify))
+            index = _open_data_file(folder, manifest, verify=verify)
+            opened = VectorIndex(manifest, index, folder)
+            if verify:
+                opened.text_hashes()
+            return opened
         except IndexCorruptError:
             newer = read_manifest(folder, model_id, dim)
             if newer == manifest:
@@ -176,6 +232,34 @@ def open_vector_index(
     raise IndexStoreError(
         f"The vector index in {folder / 'vectors'} kept changing while it was opened."
     )
+
+
+def open_older_vector_index(
+    folder: Path, model_id: str, dim: int, text_hashes: Callable[[str], dict[int, bytes] | None]
+) -> VectorIndex | None:
+    """The vector file an older codefind wrote for (model, dim), to take its vectors from by
+    text while it is rebuilt; ``None`` when there is none, or it cannot be read for sure.
+
+    A file of format 2 has no ``.hashes``: ``text_hashes(state_id)`` gives its keys' text
+    hashes from the state database it was built for, or ``None`` when that is not the one
+    open (then its keys mean nothing). A newer format is never read: what it holds is unknown.
+    """
+    path = folder / "vectors" / f"{slug(model_id, dim)}.json"
+    try:
+        manifest = VectorManifest(**json.loads(path.read_text(encoding="utf-8")))
+        if not 1 <= manifest.format < VECTOR_FORMAT or (manifest.model_id, manifest.dim) != (
+            model_id,
+            dim,
+        ):
+            return None
+        hashes = text_hashes(manifest.state_id)
+        if hashes is None:
+            return None
+        older = VectorIndex(manifest, _open_data_file(folder, manifest, verify=True), folder)
+    except (OSError, ValueError, TypeError, IndexStoreError):
+        return None
+    older._text_hashes = {key: hashes[key] for key in older.keys().tolist() if key in hashes}
+    return older
 
 
 def _open_data_file(folder: Path, manifest: VectorManifest, *, verify: bool) -> Any:
@@ -230,15 +314,15 @@ class VectorWriter:
     def __init__(
         self, folder: Path, model_id: str, dim: int, base: VectorIndex, *, state_id: str
     ) -> None:
-        from usearch.index import Index  # deferred: usearch loads a native library
-
         self.folder = folder
         self.model_id = model_id
         self.dim = dim
         self.state_id = state_id
-        self._index = Index(ndim=dim, metric=METRIC, dtype=DTYPE, expansion_add=EXPANSION_ADD)
+        self._index = _new_index(dim, SMALL_CONNECTIVITY)
+        self._hashes: dict[int, bytes] = {}
         if base.manifest is not None:
             self._index.load(str(folder / "vectors" / base.manifest.file))
+            self._hashes = dict(base.text_hashes())
 
     @property
     def count(self) -> int:
@@ -249,16 +333,22 @@ class VectorWriter:
         """Drop these chunk ids (absent ones are ignored)."""
         if len(keys):
             self._index.remove(np.asarray(keys, dtype=np.uint64))
+            for key in np.asarray(keys, dtype=np.uint64).tolist():
+                self._hashes.pop(key, None)
 
-    def add(self, keys: Keys, vectors: Floats) -> None:
-        """Add (or replace) vectors, already at this index's dimension."""
+    def add(self, keys: Keys, vectors: Floats, hashes: Sequence[bytes]) -> None:
+        """Add (or replace) vectors, already at this index's dimension, of the texts whose
+        hashes (``cache.text_hash``) are ``hashes``."""
         if not len(keys):
             return
         keys = np.asarray(keys, dtype=np.uint64)
+        if len(hashes) != len(keys) or any(len(h) != HASH_BYTES for h in hashes):
+            raise ValueError("each vector needs the 16-byte hash of its text")
         present = np.fromiter((self._index.contains(int(k)) for k in keys), bool, len(keys))
         if present.any():
             self._index.remove(keys[present])
         self._index.add(keys, quantize(vectors), threads=0)
+        self._hashes.update(zip(keys.tolist(), hashes, strict=True))
 
     def save(self, generation: int) -> VectorManifest:
         """Write this version and make it current (files older than the previous one go).
@@ -278,8 +368,11 @@ class VectorWriter:
         name = slug(self.model_id, self.dim)
         current = _current_file(vector_dir, name)
         data = vector_dir / f"{name}.{_next_number(vector_dir, name)}.usearch"
+        self._connect_for_graph_search()
         with atomic_path(data) as tmp:
             self._write_data(tmp)
+        hashes = _hashes_bytes(self._index.keys, self._hashes)
+        atomic_write_bytes(_hashes_file(data), hashes)
         manifest = VectorManifest(
             model_id=self.model_id,
             dim=self.dim,
@@ -289,11 +382,26 @@ class VectorWriter:
             size=data.stat().st_size,
             crc32=_crc32(data),
             state_id=self.state_id,
+            hashes_crc32=zlib.crc32(hashes),
         )
         payload = json.dumps(asdict(manifest), indent=1).encode()
         atomic_write_bytes(vector_dir / f"{name}.json", payload)
         _remove_old_files(vector_dir, name, keep={data.name, current})
         return manifest
+
+    def _connect_for_graph_search(self) -> None:
+        """Give an index that grew past ``EXACT_SEARCH_LIMIT`` its full graph (it was built with
+        ``SMALL_CONNECTIVITY``, fine for brute force, too sparse to walk)."""
+        index = self._index
+        if index.connectivity >= FULL_CONNECTIVITY or len(index) * self.dim <= EXACT_SEARCH_LIMIT:
+            return
+        keys = np.asarray(index.keys, dtype=np.uint64)
+        full = _new_index(self.dim, FULL_CONNECTIVITY)
+        for start in range(0, len(keys), 8192):  # one slice of vectors in memory at a time
+            part = keys[start : start + 8192]
+            rows = index.get(part, dtype=np.int8)
+            full.add(part, np.vstack(rows) if isinstance(rows, tuple) else rows, threads=0)
+        self._index = full
 
     def _write_data(self, path: Path) -> None:
         """USearch's ``save`` to ``path``, with a full disk reported as such.
@@ -312,6 +420,48 @@ class VectorWriter:
             raise IndexStoreError(
                 f"Writing the vector index {path.parent} failed ({exc})."
             ) from exc
+
+
+def _new_index(dim: int, connectivity: int) -> Any:
+    from usearch.index import Index  # deferred: usearch loads a native library
+
+    return Index(
+        ndim=dim, metric=METRIC, dtype=DTYPE, expansion_add=EXPANSION_ADD, connectivity=connectivity
+    )
+
+
+def _hashes_file(data: Path) -> Path:
+    """The ``.hashes`` file that belongs to the data file ``data``."""
+    return data.with_suffix(".hashes")
+
+
+def _hashes_bytes(keys: Any, hashes: dict[int, bytes]) -> bytes:
+    """The ``.hashes`` file of an index with these keys: the keys (uint64, little-endian, in
+    order), then each key's 16-byte text hash in the same order."""
+    ordered = np.sort(np.asarray(keys, dtype="<u8"))
+    missing = [int(k) for k in ordered if int(k) not in hashes]
+    if missing:
+        raise ValueError(f"vectors without a text hash: {missing[:5]}")
+    return ordered.tobytes() + b"".join(hashes[int(k)] for k in ordered)
+
+
+def _read_hashes(vector_dir: Path, manifest: VectorManifest) -> dict[int, bytes]:
+    path = _hashes_file(vector_dir / manifest.file)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise _damaged(f"The vector index file {path} is missing.", path) from None
+    except OSError as exc:
+        raise os_failure(exc, vector_dir, "reading the vector index") from exc
+    count = manifest.count
+    if len(raw) != count * (8 + HASH_BYTES) or zlib.crc32(raw) != manifest.hashes_crc32:
+        raise _damaged(f"The vector index file {path} is truncated or damaged.", path)
+    keys = np.frombuffer(raw, dtype="<u8", count=count).tolist()
+    start = 8 * count
+    return {
+        key: raw[start + HASH_BYTES * i : start + HASH_BYTES * (i + 1)]
+        for i, key in enumerate(keys)
+    }
 
 
 def drop_vector_index(folder: Path, model_id: str, dim: int) -> None:
@@ -346,10 +496,12 @@ def _remove_stale_files(vector_dir: Path, name: str, current: str) -> None:
 
 
 def _current_file(vector_dir: Path, name: str) -> str | None:
-    """The data file the manifest names now (kept for readers through the next save)."""
+    """The data file the manifest names now (kept for readers through the next save), unless
+    it is of another format (no reader can use it)."""
     try:
-        return str(json.loads((vector_dir / f"{name}.json").read_text(encoding="utf-8"))["file"])
-    except (OSError, ValueError, TypeError, KeyError):
+        raw = json.loads((vector_dir / f"{name}.json").read_text(encoding="utf-8"))
+        return str(raw["file"]) if raw.get("format") == VECTOR_FORMAT else None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
 
 
@@ -391,6 +543,10 @@ def _next_number(vector_dir: Path, name: str) -> int:
 def _remove_old_files(vector_dir: Path, name: str, keep: set[str | None]) -> None:
     for path in vector_dir.glob(f"{name}.*.usearch"):
         if path.name not in keep:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+    for path in vector_dir.glob(f"{name}.*.hashes"):
+        if path.with_suffix(".usearch").name not in keep:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
     for path in vector_dir.glob(f".{name}.*.tmp"):
