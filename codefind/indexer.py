@@ -272,6 +272,8 @@ class Indexer:
             self._report("chunk", start + len(batch), len(changed), files=start + len(batch))
         if store.state.chunker() != CHUNKER_VERSION:
             store.state.set_chunker(CHUNKER_VERSION)
+        if changed or removed:
+            store.state.compact()
         return walk
 
     def _chunk(self, file: SourceFile) -> FileUpdate:

@@ -397,6 +397,15 @@ def test_a_new_chunker_re_chunks_every_file_once_without_embedding(repo: Path) -
         assert hits and hits[0].symbol == "fibonacci", "the chunks were cut again"
     finally:
         workspace.close()
+    db = sqlite3.connect(state)
+    try:
+        (postings,) = db.execute("SELECT SUM(postings) FROM lexicon_segments").fetchone()
+        (live,) = db.execute("SELECT SUM(terms) FROM lexicon_docs").fetchone()
+        assert postings == live, "a re-chunk's dead postings (half of them) are merged away"
+        assert db.execute("PRAGMA auto_vacuum").fetchone() == (2,)
+        assert db.execute("PRAGMA freelist_count").fetchone() == (0,), "pages given back"
+    finally:
+        db.close()
 
     third = index_report(repo)
     assert not any("Re-chunked" in note for note in third.notes)

@@ -139,6 +139,38 @@ def test_dead_postings_go_once_they_are_half_and_like_sizes_merge(tmp_path: Path
     assert db._db.execute("SELECT COUNT(*) FROM lexicon_segments").fetchone()[0] == 1
 
 
+def test_compact_drops_a_quarter_of_dead_postings_and_scores_stay_fts5s(tmp_path: Path) -> None:
+    """At the end of a run, dead weight past a fifth is merged away (``maintain`` waits for
+    a half): the scores do not move, and the freed pages leave the file."""
+    db = StateDB(tmp_path / "state.sqlite")
+    db.apply([update(name) for name in MODULES], [])
+    replaced = MODULES[: len(MODULES) // 3]  # about a quarter of the postings die
+    db.apply([update(name, 1) for name in replaced], [])
+    (total,) = db._db.execute("SELECT SUM(postings) FROM lexicon_segments").fetchone()
+    (live,) = db._db.execute("SELECT SUM(terms) FROM lexicon_docs").fetchone()
+    assert 0.2 < 1 - live / total < 0.5, "between compact's bar and maintain's"
+    assert db.compact()
+    assert db._db.execute("SELECT SUM(postings) FROM lexicon_segments").fetchone() == (live,)
+    assert db._db.execute("PRAGMA freelist_count").fetchone() == (0,)
+    assert not db.compact(), "nothing dead is left"
+    assert_same_as_fts5(db)
+    db.close()
+
+
+def test_compact_converts_a_file_made_before_auto_vacuum_once(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    sqlite3.connect(path).executescript("PRAGMA auto_vacuum=NONE; CREATE TABLE t (x);")
+    db = StateDB(path)  # an existing file keeps its setting
+    assert db._db.execute("PRAGMA auto_vacuum").fetchone() == (0,)
+    db.apply([update(name) for name in MODULES], [])
+    db.apply([update(name, 1) for name in MODULES[: len(MODULES) // 3]], [])
+    assert db.compact()
+    assert db._db.execute("PRAGMA auto_vacuum").fetchone() == (2,)
+    assert db._db.execute("PRAGMA freelist_count").fetchone() == (0,)
+    assert_same_as_fts5(db)
+    db.close()
+
+
 def test_damaged_postings_are_found(tmp_path: Path) -> None:
     db = StateDB(tmp_path / "state.sqlite")
     db.apply([update("textwrap")], [])

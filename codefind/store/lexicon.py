@@ -53,6 +53,9 @@ MERGE_FACTOR = 4
 """Segments of one size class merged at once (the size classes are powers of this)."""
 DEAD_SHARE = 0.5
 """Merge every segment once this share of all postings belongs to deleted chunks."""
+COMPACT_DEAD_SHARE = 0.2
+"""At the end of an indexing run, merge every segment if this share of the postings is dead
+(``compact``): a steady index carries at most a fifth of dead weight, not a half."""
 _CACHED_TERMS = 4096
 
 SCHEMA = """
@@ -329,6 +332,19 @@ class Lexicon:
         """Merge segments: four of a size class into one, or all once half is dead."""
         while self._merge_some():
             pass
+
+    def compact(self) -> bool:
+        """Merge every segment if more than ``COMPACT_DEAD_SHARE`` of the postings are dead
+        (a whole re-chunk leaves half of them dead, just under ``maintain``'s bar). Returns
+        whether it did."""
+        total = int(
+            self._db.execute("SELECT SUM(postings) FROM lexicon_segments").fetchone()[0] or 0
+        )
+        live = int(self._db.execute("SELECT SUM(terms) FROM lexicon_docs").fetchone()[0] or 0)
+        if total == 0 or live >= (1 - COMPACT_DEAD_SHARE) * total:
+            return False
+        self._merge([row[0] for row in self._db.execute("SELECT segment FROM lexicon_segments")])
+        return True
 
     def _merge_some(self) -> bool:
         sizes = dict(self._db.execute("SELECT segment, postings FROM lexicon_segments"))

@@ -60,6 +60,7 @@ from codefind.models import (
     SymbolDef,
 )
 from codefind.store.failures import (
+    is_corruption,
     os_failure,
     sqlite_failure,
 )
@@ -69,6 +70,7 @@ from codefind.store.lexicon import Lexicon
 STATE_FORMAT = 4
 """3 kept each chunk's path and text in its row, and postings as uint32 and float16."""
 
+_TO_INCREMENTAL = "PRAGMA auto_vacuum=INCREMENTAL; VACUUM;"
 _META_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 """Made first, alone: the format is checked before the other tables are touched."""
 _SCHEMA = """
@@ -220,6 +222,9 @@ class StateDB:
         self._db = self._connect(readonly=readonly or immutable, immutable=immutable)
         try:
             if not (readonly or immutable):
+                if self._db.execute("PRAGMA page_count").fetchone()[0] == 0:
+                    # A new file: freed pages can then go back to the file system (compact).
+                    self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.execute(_META_SCHEMA)
@@ -511,6 +516,26 @@ class StateDB:
                 self._lexicon.maintain()
                 self._bump_generation()
         return new_ids, dropped
+
+    @_guarded
+    def compact(self) -> bool:
+        """Drop the postings of deleted chunks if they weigh too much (``Lexicon.compact``),
+        and give the pages that frees back to the file system (in a database made since
+        ``auto_vacuum`` was set; an older one reuses them for later rows). Returns whether
+        it merged."""
+        with self._transaction():
+            merged = self._lexicon.compact()
+        if merged:
+            incremental = self._db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
+            # execute() would free one page per call; a script runs the pragma to its end. An
+            # older file is converted once (VACUUM rewrites it), then gives pages back too.
+            script = "PRAGMA incremental_vacuum;" if incremental else _TO_INCREMENTAL
+            try:
+                self._db.executescript(script)
+            except sqlite3.OperationalError as exc:  # housekeeping: the pages stay for reuse
+                if is_corruption(exc):
+                    raise
+        return merged
 
     @_guarded
     def update_stats(self, files: Sequence[SourceFile]) -> None:
