@@ -11,11 +11,10 @@ A new version is written to a new data file (temp file, fsync, rename), then the
 replaced; the manifest rename is the commit point. Readers follow the manifest and memory-map
 the file it names, so a reader never sees a half-written index, and a process that still has
 an older file mapped keeps working (its file is unlinked, not rewritten: USearch's own
-in-place ``save`` would crash such a reader with SIGBUS). The previous data file is kept for
-a reader that has read the manifest but not yet opened the file (a reader that still finds
-its file gone reads the manifest again, ``open_vector_index``): until the next save, or until
-a writer opens the index ``STALE_SECONDS`` after the switch, when no reader can still be on
-its way to it. Without that, every index would take twice its size on disk between runs.
+in-place ``save`` would crash such a reader with SIGBUS). The previous data file is removed
+as soon as the new manifest is in place: a reader that read the old manifest and then finds
+its file gone reads the manifest again (``open_vector_index``). Keeping it for such readers,
+as codefind once did, doubled the vectors on disk between runs.
 
 Keys are chunk ids from the state database, so an index is only valid for the database it was
 built for: the manifest records that database's random ``state_id``. ``generation`` records
@@ -46,7 +45,6 @@ import errno
 import json
 import os
 import re
-import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -80,10 +78,6 @@ SMALL_CONNECTIVITY = 2
 428 bytes a vector at 384 dimensions against 532 at USearch's default of 16."""
 FULL_CONNECTIVITY = 16  # USearch's default, for an index whose graph is searched
 HASH_BYTES = 16  # a text hash, ``cache.text_hash``
-_HASH_ROW = np.dtype([("key", "<u8"), ("hash", f"S{HASH_BYTES}")])
-STALE_SECONDS = 60.0
-"""After this long since a manifest was replaced, its previous data file has no reader left
-on its way to it; a writer that opens the index then removes it."""
 OPEN_ATTEMPTS = 5
 """Manifests a reader follows when each names a file that a writer has just replaced."""
 
@@ -214,7 +208,7 @@ def open_vector_index(
     """
     manifest = read_manifest(folder, model_id, dim)
     if verify and manifest is not None:
-        _remove_stale_files(folder / "vectors", slug(model_id, dim), manifest.file)
+        _remove_old_files(folder / "vectors", slug(model_id, dim), keep={manifest.file})
     for _ in range(OPEN_ATTEMPTS):
         if manifest is None:
             return VectorIndex(None, None)
@@ -351,7 +345,7 @@ class VectorWriter:
         self._hashes.update(zip(keys.tolist(), hashes, strict=True))
 
     def save(self, generation: int) -> VectorManifest:
-        """Write this version and make it current (files older than the previous one go).
+        """Write this version and make it current (the files of every other version go).
 
         Raises:
             IndexStoreError: The disk is full ("no space left on device: <folder>"), the
@@ -366,7 +360,6 @@ class VectorWriter:
     def _save(self, vector_dir: Path, generation: int) -> VectorManifest:
         vector_dir.mkdir(parents=True, exist_ok=True)
         name = slug(self.model_id, self.dim)
-        current = _current_file(vector_dir, name)
         data = vector_dir / f"{name}.{_next_number(vector_dir, name)}.usearch"
         self._connect_for_graph_search()
         with atomic_path(data) as tmp:
@@ -386,7 +379,7 @@ class VectorWriter:
         )
         payload = json.dumps(asdict(manifest), indent=1).encode()
         atomic_write_bytes(vector_dir / f"{name}.json", payload)
-        _remove_old_files(vector_dir, name, keep={data.name, current})
+        _remove_old_files(vector_dir, name, keep={data.name})
         return manifest
 
     def _connect_for_graph_search(self) -> None:
@@ -485,26 +478,6 @@ def _reserve(path: Path, size: int) -> None:
         os.close(fd)
 
 
-def _remove_stale_files(vector_dir: Path, name: str, current: str) -> None:
-    """Remove the data files other than ``current`` once the manifest is old enough."""
-    try:
-        age = time.time() - (vector_dir / f"{name}.json").stat().st_mtime
-    except OSError:
-        return
-    if age >= STALE_SECONDS:
-        _remove_old_files(vector_dir, name, keep={current})
-
-
-def _current_file(vector_dir: Path, name: str) -> str | None:
-    """The data file the manifest names now (kept for readers through the next save), unless
-    it is of another format (no reader can use it)."""
-    try:
-        raw = json.loads((vector_dir / f"{name}.json").read_text(encoding="utf-8"))
-        return str(raw["file"]) if raw.get("format") == VECTOR_FORMAT else None
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        return None
-
-
 def _check_data_file(path: Path, manifest: VectorManifest, *, verify: bool) -> None:
     try:
         size = path.stat().st_size
@@ -540,7 +513,7 @@ def _next_number(vector_dir: Path, name: str) -> int:
     return max(numbers, default=0) + 1
 
 
-def _remove_old_files(vector_dir: Path, name: str, keep: set[str | None]) -> None:
+def _remove_old_files(vector_dir: Path, name: str, keep: set[str]) -> None:
     for path in vector_dir.glob(f"{name}.*.usearch"):
         if path.name not in keep:
             with contextlib.suppress(FileNotFoundError):
