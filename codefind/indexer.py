@@ -67,7 +67,7 @@ REBUILT_NOTE = (
     "Rebuilt it: each vector comes from the embedding cache or another checkout's index "
     "where one is there, and is embedded again where not."
 )
-CACHE_SPARE_FLOOR = 5_000
+CACHE_SPARE_FLOOR = 1_000
 """Unused vectors the cache may always keep (see ``Indexer._prune_cache``)."""
 CHECKPOINT_SECONDS = 60.0
 """How often a long embedding phase writes an intermediate vector index."""
@@ -202,19 +202,21 @@ class Indexer:
     def _prune_cache(self, store: Store, tally: _Tally) -> None:
         """Forget the oldest cached vectors that no checkout's index uses, past a spare.
 
-        The cache keeps every text that left the index, so without this it only grows (zod
-        after a few rounds of edits: 2.3 rows a chunk). Once it holds more unused vectors than
-        this checkout has chunks, plus ``CACHE_SPARE_FLOOR`` (where the index holds only a
-        truncated vector, the cache also holds the live ones: twice the chunks, plus the
-        floor), the unused rows past a spare as large as the live ones (at least the floor)
-        go, oldest first: branch switches and reverts stay free. Nothing is pruned when
-        another checkout's index cannot be read: its rows may be in use.
+        The cache keeps every text that left an index, so without this it only grows (zod
+        after a few rounds of edits: 2.3 rows a chunk). It may keep unused vectors for half
+        the checkout's chunks (at least ``CACHE_SPARE_FLOOR``): a branch switch or a revert
+        of that much stays free, and the cache stays within half the vector file's size.
+        Once it holds a quarter more than that (on top of the live vectors, where the index
+        holds only truncated ones), the oldest unused rows past the spare go. Nothing is
+        pruned when another checkout's index cannot be read: its rows may be in use.
         """
         if self._checkouts is None:
             return
         model = self.embedder.model_id
-        held = (1 if self._keeps_one_copy() else 2) * store.state.counts()[1]
-        if store.cache.count(model) <= held + CACHE_SPARE_FLOOR:
+        chunks = store.state.counts()[1]
+        spare = max(CACHE_SPARE_FLOOR, chunks // 2)
+        held = 0 if self._keeps_one_copy() else chunks
+        if store.cache.count(model) <= held + spare + spare // 4:
             return  # the common case, and cheap: a live update does not read every hash
         up_to = store.cache.newest_row()  # before reading what is live: see EmbeddingCache.prune
         live = set(store.state.chunk_hashes().values())
@@ -232,16 +234,14 @@ class Indexer:
             except IndexStoreError:
                 return
         try:
-            removed = store.cache.prune(
-                model, live, spare=max(CACHE_SPARE_FLOOR, len(live)), up_to=up_to
-            )
+            removed = store.cache.prune(model, live, spare=spare, up_to=up_to)
         except IndexStoreError as exc:  # housekeeping: the index itself is saved already
             tally.notes.append(f"The embedding cache was not pruned: {exc.message}")
             return
         if removed:
             tally.notes.append(
                 f"Forgot {removed:,} cached vectors of text no checkout has any more (the "
-                "oldest; as many as are in use are kept for branch switches)."
+                f"oldest; the newest {spare:,} are kept for branch switches and reverts)."
             )
 
     # --- phase 1: files ------------------------------------------------------------------
