@@ -480,6 +480,28 @@ def test_the_cache_returns_what_it_stored_and_the_indexer_uses_that(tmp_path: Pa
         assert float(cosines(stored[key], vectors[keys.index(key)])) > 0.999
 
 
+def test_the_hashes_file_names_each_keys_text_and_damage_to_it_is_found(tmp_path: Path) -> None:
+    """Writers read which text each vector is for from ``.hashes`` (and check it); search
+    never reads it, so a damaged one costs a writer a rebuild and a reader nothing."""
+    from codefind.errors import IndexCorruptError
+
+    writer = VectorWriter(tmp_path, "m", 16, VectorIndex(None, None), state_id="s")
+    keys = np.asarray([3, 4, 5, 90, 1_000_000], dtype=np.uint64)  # gaps large and small
+    digests = [text_hash(f"text {k}") for k in keys.tolist()]
+    writer.add(keys, unit(5, 16), digests)
+    writer.save(generation=1)
+    index = open_vector_index(tmp_path, "m", 16, verify=True)
+    assert index.text_hashes() == dict(zip(keys.tolist(), digests, strict=True))
+    assert index.keys_by_hash()[digests[3]] == 90
+    hashes = next((tmp_path / "vectors").glob("*.hashes"))
+    raw = bytearray(hashes.read_bytes())
+    raw[-3] ^= 0x01
+    hashes.write_bytes(bytes(raw))
+    with pytest.raises(IndexCorruptError, match="truncated or damaged"):
+        open_vector_index(tmp_path, "m", 16, verify=True)
+    assert open_vector_index(tmp_path, "m", 16).search(unit(5, 16)[0], 1)[0].tolist() == [3]
+
+
 def test_a_reader_that_read_an_old_manifest_follows_the_new_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -429,13 +429,16 @@ def _hashes_file(data: Path) -> Path:
 
 
 def _hashes_bytes(keys: Any, hashes: dict[int, bytes]) -> bytes:
-    """The ``.hashes`` file of an index with these keys: the keys (uint64, little-endian, in
-    order), then each key's 16-byte text hash in the same order."""
+    """The ``.hashes`` file of an index with these keys: the keys in order, as zlib-compressed
+    gaps (chunk ids are nearly consecutive: a fraction of a byte each, not 8) after their
+    length (uint32, little-endian), then each key's 16-byte text hash in the same order."""
     ordered = np.sort(np.asarray(keys, dtype="<u8"))
     missing = [int(k) for k in ordered if int(k) not in hashes]
     if missing:
         raise ValueError(f"vectors without a text hash: {missing[:5]}")
-    return ordered.tobytes() + b"".join(hashes[int(k)] for k in ordered)
+    gaps = zlib.compress(np.diff(ordered, prepend=np.uint64(0)).astype("<u8").tobytes())
+    digests = b"".join(hashes[int(k)] for k in ordered)
+    return len(gaps).to_bytes(4, "little") + gaps + digests
 
 
 def _read_hashes(vector_dir: Path, manifest: VectorManifest) -> dict[int, bytes]:
@@ -447,10 +450,17 @@ def _read_hashes(vector_dir: Path, manifest: VectorManifest) -> dict[int, bytes]
     except OSError as exc:
         raise os_failure(exc, vector_dir, "reading the vector index") from exc
     count = manifest.count
-    if len(raw) != count * (8 + HASH_BYTES) or zlib.crc32(raw) != manifest.hashes_crc32:
-        raise _damaged(f"The vector index file {path} is truncated or damaged.", path)
-    keys = np.frombuffer(raw, dtype="<u8", count=count).tolist()
-    start = 8 * count
+    size = int.from_bytes(raw[:4], "little")
+    start = 4 + size
+    try:
+        if zlib.crc32(raw) != manifest.hashes_crc32 or len(raw) != start + count * HASH_BYTES:
+            raise ValueError("size or checksum")
+        gaps = np.frombuffer(zlib.decompress(raw[4:start]), dtype="<u8")
+        if len(gaps) != count:
+            raise ValueError("key count")
+    except (ValueError, zlib.error):
+        raise _damaged(f"The vector index file {path} is truncated or damaged.", path) from None
+    keys = np.cumsum(gaps, dtype=np.uint64).tolist()
     return {
         key: raw[start + HASH_BYTES * i : start + HASH_BYTES * (i + 1)]
         for i, key in enumerate(keys)
