@@ -13,6 +13,8 @@ so "texts", "lexical index" and "symbols" are the state database's own shares. S
 indexed files' sizes as the state records them; "tracked" is every file git tracks.
 
 The issue's goal: the whole index (state + vectors + embedding cache) under 3x the source.
+Measure indexes as they stand between runs: a writer removes the previous vector file when it
+saves, so "vectors (previous file)" is only non-zero for an index a run is writing now.
 """
 
 from __future__ import annotations
@@ -134,14 +136,14 @@ def table(rows: list[Sizes]) -> list[str]:
     lines = [
         "| index | chunks | " + " | ".join(PARTS) + " | whole index | source (indexed) | "
         "index / source | index / tracked |",
-        "| --- " * (len(PARTS) + 7) + "|",
+        "| --- " * (len(PARTS) + 6) + "|",
     ]
     for s in rows:
         per_chunk = [f"{s.parts[p] / max(s.chunks, 1):,.0f}" for p in PARTS]
         lines.append(
             f"| {s.name} | {s.chunks:,} | " + " | ".join(per_chunk) + f" | {s.total / 1e6:.1f} MB "
             f"({s.total / max(s.chunks, 1):,.0f}) | {s.source / 1e6:.2f} MB | "
-            f"{s.total / s.source:.1f}x | {s.total / s.tracked:.1f}x |"
+            f"{s.total / s.source:.2f}x | {s.total / s.tracked:.2f}x |"
         )
     return lines
 

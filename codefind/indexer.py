@@ -254,7 +254,7 @@ class Indexer:
         if rechunk:
             tally.notes.append(
                 "Re-chunked every file: this codefind cuts code into chunks differently from "
-                "the one that made the index (vectors of unchanged code come from the cache)."
+                "the one that made the index (the vectors of unchanged code are reused)."
             )
         changed, touched = _diff(walk.files, {} if rechunk else known)
         walked = {f.path for f in walk.files}
@@ -304,6 +304,7 @@ class Indexer:
             self.dim,
             base,
             state_id=store.state.state_id,
+            expected=len(hashes),
         )
         held = base.text_hashes()
         writer.remove(np.fromiter((k for k, h in held.items() if hashes.get(k) != h), np.uint64))

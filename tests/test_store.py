@@ -242,6 +242,12 @@ def test_a_large_index_searches_its_graph_deep_enough_to_find_the_true_neighbour
     index = open_vector_index(tmp_path, "m", 384)
     assert index.connectivity == vectors_module.FULL_CONNECTIVITY
     assert index.text_hashes() == dict(zip(range(1, 3001), hashes_of(1, 3001), strict=True))
+    told = VectorWriter(
+        tmp_path / "b", "m", 384, VectorIndex(None, None), state_id="s", expected=3000
+    )
+    told.add(np.arange(1, 11, dtype=np.uint64), vectors[:10], hashes_of(1, 11))
+    told.save(generation=1)  # small for now, but told what is coming: built full from the start
+    assert open_vector_index(tmp_path / "b", "m", 384).connectivity == 16
     queries = unit(40, 384, seed=1)
     exact = [set((np.argsort(-(vectors @ q))[:10] + 1).tolist()) for q in queries]
     graph = [set(index.search(q, 10)[0].tolist()) for q in queries]

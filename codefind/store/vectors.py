@@ -306,13 +306,23 @@ class VectorWriter:
     """
 
     def __init__(
-        self, folder: Path, model_id: str, dim: int, base: VectorIndex, *, state_id: str
+        self,
+        folder: Path,
+        model_id: str,
+        dim: int,
+        base: VectorIndex,
+        *,
+        state_id: str,
+        expected: int = 0,
     ) -> None:
+        """``expected``: how many vectors the index will hold (an index that will be searched
+        by its graph gets the full one from the start, not rebuilt at ``save``)."""
         self.folder = folder
         self.model_id = model_id
         self.dim = dim
         self.state_id = state_id
-        self._index = _new_index(dim, SMALL_CONNECTIVITY)
+        walked = expected * dim > EXACT_SEARCH_LIMIT
+        self._index = _new_index(dim, FULL_CONNECTIVITY if walked else SMALL_CONNECTIVITY)
         self._hashes: dict[int, bytes] = {}
         if base.manifest is not None:
             self._index.load(str(folder / "vectors" / base.manifest.file))
