@@ -3,6 +3,7 @@
     python benchmarks/bench_index_size.py                      # the relevance projects + stdlib
     python benchmarks/bench_index_size.py --work /other/benchmarks/.work --label current
     python benchmarks/bench_index_size.py --no-write           # print only
+    python benchmarks/bench_index_size.py --build --fresh-state --title "..."  # as published
 
 It measures indexes that exist: those ``bench_relevance.py`` built under
 ``benchmarks/.work/relevance/LABEL/NAME`` and the one ``bench_index.py --quick`` built under
@@ -153,6 +154,12 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=WORK, help="the benchmarks' .work folder")
     parser.add_argument("--label", default="current", help="bench_relevance's index label")
     parser.add_argument("--build", action="store_true", help="index (or update) first")
+    parser.add_argument(
+        "--fresh-state",
+        action="store_true",
+        help="with --build: delete each state database first, so it is measured as a new "
+        "index writes it (the vectors are taken from the vector file by text: no embedding)",
+    )
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     parser.add_argument("--section", default="bench_index_size")
     parser.add_argument("--title", default="", help="what these indexes are, for the heading")
@@ -165,6 +172,9 @@ def main() -> None:
     targets.append(("stdlib (400 files)", args.work / "stdlib-quick", args.work / "index-quick"))
     for name, repo, folder in targets:
         if args.build and repo.is_dir():
+            if args.fresh_state and (found := checkout_dir(folder)) is not None:
+                for part in found.glob("state.sqlite*"):
+                    part.unlink()
             build(repo, folder)
         found = checkout_dir(folder)
         if found is None:
