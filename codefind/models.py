@@ -144,12 +144,13 @@ DefinitionKind = Literal[
     "method",
     "macro",
     "variable",
+    "field",
 ]
 """What a definition is, finer than ``ChunkKind``: a name query ranks a ``struct`` before the
 ``impl`` blocks of that struct, and both before the places that merely use the name."""
 DEFINITION_KINDS: tuple[DefinitionKind, ...] = (
     "class", "struct", "enum", "union", "trait", "interface", "type", "impl", "module",
-    "function", "method", "macro", "variable",
+    "function", "method", "macro", "variable", "field",
 )  # fmt: skip
 TYPE_KINDS: frozenset[DefinitionKind] = frozenset(
     {"class", "struct", "enum", "union", "trait", "interface", "type", "module"}

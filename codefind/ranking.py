@@ -119,6 +119,9 @@ class RankingPriors:
     """A module-level variable or constant with the name: below a function or method of the
     same name (`var contentType = require('content-type')` next to `res.contentType = function
     contentType()` in Express), still far above chunks that only use the name."""
+    field_tier: float = 0.6
+    """A field, property or enum variant a type declares with the name: below a module-level
+    variable (a field name is more often shared by several types)."""
     member_tier: float = 0.3
     """A member of the named type (its methods), or a same-named member of another type."""
     prefix_factor: float = 0.4
@@ -198,6 +201,10 @@ def definition_boosts(
     boosts: dict[int, DefinitionBoost] = {}
     for name in intent.names:
         for match in rows_for.get(name, ()):
+            if match.kind == "field" and name.inline:
+                # Inside a sentence a field's name asks what is done with it ("join baseURL
+                # and a relative path"), not where a type declares it (`baseURL?: string`).
+                continue
             strength = priors.inline_factor if name.inline else 1.0
             amount = priors.definition * _tier(name, match, priors) * strength
             best = boosts.get(match.chunk_id)
@@ -341,6 +348,8 @@ def _tier(name: NameQuery, match: SymbolMatch, priors: RankingPriors) -> float:
         tier = priors.method_tier
     elif match.kind == "variable":
         tier = priors.variable_tier
+    elif match.kind == "field":
+        tier = priors.field_tier
     else:
         tier = priors.function_tier
     if match.name and match.name == name.spelled:

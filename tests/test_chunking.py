@@ -1072,7 +1072,10 @@ def test_a_rust_struct_opens_at_its_struct_line_with_its_doc_comment_in_the_chun
     chunk = symbols_of(chunk_file("src/line_buffer.rs", RUST_DEFINITIONS))["LineBuffer"]
     assert chunk.start_line == 3 and chunk.line == 7
     assert chunk.text.startswith("/// A buffer of lines.")
-    assert chunk.defines == (SymbolDef("LineBuffer", "struct", 7, ""),)
+    assert chunk.defines == (
+        SymbolDef("LineBuffer", "struct", 7, ""),
+        SymbolDef("buf", "field", 8, "LineBuffer"),
+    )
 
 
 def test_impl_blocks_are_named_for_what_they_are_and_their_methods_belong_to_the_type() -> None:
@@ -1110,7 +1113,10 @@ def test_go_types_say_whether_they_are_structs_or_interfaces() -> None:
         "// Search runs it.\nfunc (s *Searcher) Search(q string) error {\n\treturn nil\n}\n"
     )
     chunks = symbols_of(chunk_file("search.go", source))
-    assert chunks["Searcher"].defines == (SymbolDef("Searcher", "struct", 4, ""),)
+    assert chunks["Searcher"].defines == (
+        SymbolDef("Searcher", "struct", 4, ""),
+        SymbolDef("a", "field", 5, "Searcher"),
+    )
     assert chunks["Matcher"].defines == (SymbolDef("Matcher", "interface", 8, ""),)
     assert chunks["Searcher.Search"].defines == (SymbolDef("Search", "method", 13, "Searcher"),)
     assert chunks["Searcher.Search"].line == 13
@@ -1119,8 +1125,56 @@ def test_go_types_say_whether_they_are_structs_or_interfaces() -> None:
 def test_typescript_type_aliases_are_definitions() -> None:
     source = "export type Shape = { kind: string };\n\nexport function area(s: Shape) {\n  return 1;\n}\n"
     chunks = symbols_of(chunk_file("src/shape.ts", source))
-    assert chunks["Shape"].defines == (SymbolDef("Shape", "type", 1, ""),)
+    assert chunks["Shape"].defines == (
+        SymbolDef("Shape", "type", 1, ""),
+        SymbolDef("kind", "field", 1, "Shape"),
+    )
     assert chunks["area"].defines == (SymbolDef("area", "function", 3, ""),)
+
+
+@pytest.mark.parametrize(
+    ("path", "source", "members"),
+    [
+        (
+            "flag.go",
+            "package p\n\ntype Flag struct {\n\tName, Shorthand string\n"
+            "\tNoOptDefVal string // the value without an argument\n}\n\n"
+            "func (f *Flag) Set() {\n\tf.local = 1\n}\n",
+            [("Name", 4), ("Shorthand", 4), ("NoOptDefVal", 5)],
+        ),
+        (
+            "src/error.rs",
+            "pub enum ErrorKind {\n    Empty,\n    LeadingZero(Position),\n}\n\n"
+            "pub struct Version {\n    pub major: u64,\n}\n",
+            [("Empty", 2), ("LeadingZero", 3), ("major", 7)],
+        ),
+        (
+            "src/opts.ts",
+            "export interface Options {\n  timeout: number;\n  retry?: boolean;\n}\n\n"
+            "class Client {\n  private count = 0;\n  run() {\n    const local = 1;\n  }\n}\n",
+            [("timeout", 2), ("retry", 3), ("count", 7)],
+        ),
+        (
+            "app/config.py",
+            "class Config:\n    timeout: float = 5.0\n    retries = 3\n\n"
+            "    def load(self):\n        self.loaded = True\n        local = 1\n",
+            [("timeout", 2), ("retries", 3)],
+        ),
+    ],
+)
+def test_the_members_a_type_declares_are_in_its_chunks_symbol_rows(
+    path: str, source: str, members: list[tuple[str, int]]
+) -> None:
+    """A field, property or enum variant is a definition a user searches by name; locals and
+    attributes set inside methods are not."""
+    chunks = chunk_file(path, source)
+    found = [(d.name, d.line) for c in chunks for d in c.defines if d.kind == "field"]
+    assert found == members
+    for chunk in chunks:
+        for row in chunk.defines:
+            if row.kind == "field":
+                assert chunk.start_line <= row.line <= chunk.end_line
+                assert row.container and chunk.symbol.endswith(row.container)
 
 
 def test_a_window_of_a_long_function_opens_where_it_starts() -> None:

@@ -389,6 +389,58 @@ def test_a_function_comes_before_a_same_named_module_variable(tmp_path: Path) ->
     ]
 
 
+def test_a_field_name_lands_on_its_declaration_but_not_inside_a_sentence(tmp_path: Path) -> None:
+    """pflag: `NoOptDefVal` is declared in `type Flag struct` and set in a dozen `...VarP`
+    functions, which came first; the name now opens the struct at the field. In a sentence
+    a field's name asks what is done with it (axios, tune half: "join baseURL and a relative
+    request path" fell to rank 3 behind `baseURL?: string`), so there it gets no boost."""
+    setters = "".join(
+        f"func {kind}VarP(p *{kind.lower()}, name string) {{\n"
+        f'\tflag := newFlag(name)\n\tflag.NoOptDefVal = "{kind.lower()}"\n'
+        f"\tregister(flag, p)\n}}\n\n"
+        for kind in ("Bool", "Count", "Int", "String")
+    )
+    repo = make_repo(
+        tmp_path / "pflag",
+        {
+            "flag.go": "package pflag\n\n// A Flag represents the state of a flag.\n"
+            "type Flag struct {\n\tName string // name as it appears on the command line\n"
+            "\tNoOptDefVal string // default value if the flag is given without one\n"
+            "\tHidden bool // hide the flag from help\n}\n",
+            "setters.go": f"package pflag\n\n{setters}",
+        },
+    )
+    workspace = Workspace.for_repository(repo, load_settings({}))
+    try:
+        workspace.indexer().run()
+        named = workspace.search_service().search("NoOptDefVal", limit=3).hits
+    finally:
+        workspace.close()
+    assert [(h.path, h.line, h.symbol) for h in named[:1]] == [("flag.go", 6, "Flag")]
+
+    repo = make_repo(
+        tmp_path / "axios",
+        {
+            "index.d.ts": "export interface AxiosRequestConfig {\n  url?: string;\n"
+            "  baseURL?: string;\n  timeout?: number;\n}\n",
+            "lib/helpers/combineURLs.js": "/**\n * Creates a new URL by combining the specified "
+            "URLs.\n */\nexport default function combineURLs(baseURL, relativeURL) {\n"
+            "  return relativeURL\n    ? baseURL.replace(/\\/?\\/$/, '') + '/' + "
+            "relativeURL.replace(/^\\/+/, '')\n    : baseURL;\n}\n",
+        },
+    )
+    workspace = Workspace.for_repository(repo, load_settings({}))
+    try:
+        workspace.indexer().run()
+        service = workspace.search_service()
+        named = service.search("baseURL", limit=2).hits
+        sentence = service.search("join baseURL and a relative request path", limit=2).hits
+    finally:
+        workspace.close()
+    assert (named[0].path, named[0].line) == ("index.d.ts", 3)
+    assert sentence[0].path == "lib/helpers/combineURLs.js"
+
+
 def test_the_implementation_comes_before_its_stub_overloads(tmp_path: Path) -> None:
     """attrs ships ``validators.pyi`` with three ``@overload`` lines for ``instance_of``; all
     three outranked ``def instance_of`` in ``validators.py``. The stub stays above uses."""

@@ -20,15 +20,16 @@ if TYPE_CHECKING:
         embedding_text,
     )
 
-CHUNKER_VERSION = "4"
+CHUNKER_VERSION = "5"
 """Bumped whenever chunk boundaries, names, kinds or categories change for the same file.
 
 The index records the version that cut its chunks; a writer that finds another one
-re-chunks every file once (vectors of unchanged texts come from the cache), so an upgrade
+re-chunks every file once (the vectors of unchanged texts are reused), so an upgrade
 reaches the whole index instead of only the files edited since. 2: chained assignments
 (``a.b = a.c = function () {...}``) define their first name. 3: a short comment alone
 between definitions heads the piece below when it fits, and module lines that are only
-comments are ``docs``. 4: message catalogs (``locales/*.json``, ``*.po``) are ``docs``."""
+comments are ``docs``. 4: message catalogs (``locales/*.json``, ``*.po``) are ``docs``.
+5: the members a type declares (fields, properties, enum variants) are in the symbol table."""
 
 _FROM_CHUNKER = frozenset({"MAX_CHUNK_CHARS", "OVERLAP_LINES", "chunk_file", "embedding_text"})
 

@@ -41,6 +41,7 @@ from codefind.chunking.syntax import (
     definitions,
     encode,
     error_lines,
+    member_names,
     module_names,
     nested_definitions,
     parse,
@@ -227,7 +228,8 @@ class _FileChunker:
         self.test_lines = test_module_lines(tree, grammar)
         pieces: list[_Piece] = []
         self._scope(1, len(self.lines), found, "", "module", pieces, depth=0)
-        return _with_module_names(pieces, module_names(tree, grammar))
+        pieces = _with_module_names(pieces, module_names(tree, grammar))
+        return _with_members(pieces, member_names(tree, grammar))
 
     def _scope(
         self,
@@ -425,6 +427,29 @@ def _with_module_names(pieces: list[_Piece], names: Sequence[tuple[str, int]]) -
                 row = SymbolDef(name=name, kind="variable", line=line)
                 out[i] = replace(piece, defines=(*piece.defines, row))
                 break
+    return out
+
+
+def _with_members(pieces: list[_Piece], names: Sequence[tuple[str, int]]) -> list[_Piece]:
+    """Give the pieces of a type the members it declares (``NoOptDefVal string`` in ``type
+    Flag struct``), for the symbol table; the piece's own name is their container."""
+    if not names:
+        return pieces
+    out = list(pieces)
+    for name, line in names:
+        holders = [
+            i
+            for i, piece in enumerate(out)
+            if piece.columns is None and piece.symbol and piece.start <= line <= piece.end
+        ]
+        if not holders:
+            continue
+        # A one-line class is also inside its method's piece: the type's own piece wins.
+        i = next((i for i in holders if out[i].kind != "method"), holders[0])
+        scope = out[i].symbol.split(".")
+        container = scope[-2] if out[i].kind == "method" and len(scope) > 1 else scope[-1]
+        row = SymbolDef(name=name, kind="field", line=line, container=container)
+        out[i] = replace(out[i], defines=(*out[i].defines, row))
     return out
 
 

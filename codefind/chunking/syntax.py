@@ -224,6 +224,65 @@ def module_names(tree: Tree, grammar: str) -> list[tuple[str, int]]:
     return found
 
 
+# Node types that declare a member of a type (a field, a property, an enum variant), per
+# grammar, and the node fields that hold its name.
+_MEMBERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "go": {"field_declaration": ("name",)},
+    "rust": {"field_declaration": ("name",), "enum_variant": ("name",)},
+    "typescript": {"public_field_definition": ("name",), "property_signature": ("name",)},
+    "javascript": {"field_definition": ("property",)},
+    "python": {"assignment": ("left",)},
+}  # fmt: skip
+_MEMBERS["tsx"] = _MEMBERS["typescript"]
+_MEMBER_NAMES = ("field_identifier", "identifier", "property_identifier")
+_CODE_BODIES = frozenset(
+    {"function_definition", "function_declaration", "method_declaration", "method_definition",
+     "function_item", "arrow_function", "function_expression", "function", "statement_block"}
+)  # fmt: skip
+"""Nodes whose insides declare no members worth a symbol: not walked (it keeps the walk to
+the type bodies of a large file)."""
+
+
+def member_names(tree: Tree, grammar: str) -> list[tuple[str, int]]:
+    """Names that types declare as members (fields, properties, enum variants), with lines.
+
+    ``NoOptDefVal string`` in a Go struct, ``pub major: u64``, ``timeout: number`` in a
+    TypeScript interface, ``LeadingZero(Position)`` in a Rust enum, ``x: int = 0`` in a Python
+    class body: a user who types such a name wants the line that declares it, and only the
+    type's chunk holds it. Python counts only assignments directly in a class body.
+    """
+    kinds = _MEMBERS.get(grammar)
+    if not kinds:
+        return []
+    found: list[tuple[str, int, int]] = []
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        holders = kinds.get(node.type)
+        if holders is not None and (grammar != "python" or _in_class_body(node)):
+            for field in holders:
+                for name in node.children_by_field_name(field):
+                    if name.type in _MEMBER_NAMES and (text := _clean(name)):
+                        found.append((text, *name.start_point))
+            continue
+        if node.type not in _CODE_BODIES:
+            stack.extend(node.named_children)
+    return [(text, row + 1) for text, row, _ in sorted(found, key=lambda item: item[1:])]
+
+
+def _in_class_body(assignment: Node) -> bool:
+    """A Python assignment written directly in a class body (``x: int = 0``)."""
+    statement = assignment.parent
+    block = statement.parent if statement is not None else None
+    owner = block.parent if block is not None else None
+    return (
+        statement is not None
+        and statement.type == "expression_statement"
+        and owner is not None
+        and owner.type == "class_definition"
+    )
+
+
 def _children_of_types(node: Node, types: tuple[str, ...]) -> list[Node]:
     """Children of ``node`` of ``types``, looking through one list node (Go's ``var (...)``)."""
     found: list[Node] = []
