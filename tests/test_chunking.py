@@ -1157,16 +1157,19 @@ def test_typescript_type_aliases_are_definitions() -> None:
         (
             "app/config.py",
             "class Config:\n    timeout: float = 5.0\n    retries = 3\n\n"
+            "    def __init__(self, path):\n        self.path = path\n"
+            "        if path:\n            self.maybe = 1\n\n"
             "    def load(self):\n        self.loaded = True\n        local = 1\n",
-            [("timeout", 2), ("retries", 3)],
+            [("timeout", 2), ("retries", 3), ("path", 6)],
         ),
     ],
 )
 def test_the_members_a_type_declares_are_in_its_chunks_symbol_rows(
     path: str, source: str, members: list[tuple[str, int]]
 ) -> None:
-    """A field, property or enum variant is a definition a user searches by name; locals and
-    attributes set inside methods are not."""
+    """A field, property or enum variant is a definition a user searches by name, and so is a
+    Python attribute every instance gets in ``__init__``; locals, and attributes set
+    elsewhere or only on one branch, are not."""
     chunks = chunk_file(path, source)
     found = [(d.name, d.line) for c in chunks for d in c.defines if d.kind == "field"]
     assert found == members
@@ -1174,7 +1177,7 @@ def test_the_members_a_type_declares_are_in_its_chunks_symbol_rows(
         for row in chunk.defines:
             if row.kind == "field":
                 assert chunk.start_line <= row.line <= chunk.end_line
-                assert row.container and chunk.symbol.endswith(row.container)
+                assert row.container and row.container in chunk.symbol.split(".")
 
 
 def test_a_window_of_a_long_function_opens_where_it_starts() -> None:

@@ -248,8 +248,9 @@ def member_names(tree: Tree, grammar: str) -> list[tuple[str, int]]:
 
     ``NoOptDefVal string`` in a Go struct, ``pub major: u64``, ``timeout: number`` in a
     TypeScript interface, ``LeadingZero(Position)`` in a Rust enum, ``x: int = 0`` in a Python
-    class body: a user who types such a name wants the line that declares it, and only the
-    type's chunk holds it. Python counts only assignments directly in a class body.
+    class body or ``self.headers = {}`` in its ``__init__``: a user who types such a name
+    wants the line that declares it. Python counts only assignments directly in a class body
+    and the top-level ``self.x =`` statements of ``__init__``.
     """
     kinds = _MEMBERS.get(grammar)
     if not kinds:
@@ -258,6 +259,9 @@ def member_names(tree: Tree, grammar: str) -> list[tuple[str, int]]:
     stack = [tree.root_node]
     while stack:
         node = stack.pop()
+        if grammar == "python" and _is_initializer(node):
+            found.extend(_instance_attributes(node))
+            continue
         holders = kinds.get(node.type)
         if holders is not None and (grammar != "python" or _in_class_body(node)):
             for field in holders:
@@ -268,6 +272,46 @@ def member_names(tree: Tree, grammar: str) -> list[tuple[str, int]]:
         if node.type not in _CODE_BODIES:
             stack.extend(node.named_children)
     return [(text, row + 1) for text, row, _ in sorted(found, key=lambda item: item[1:])]
+
+
+def _is_initializer(node: Node) -> bool:
+    """A Python ``def __init__`` written directly in a class body."""
+    if node.type != "function_definition":
+        return False
+    name = node.child_by_field_name("name")
+    block = node.parent
+    owner = block.parent if block is not None else None
+    if owner is not None and owner.type == "decorated_definition":
+        return False  # a decorated initializer is rare, and its owner is one level up
+    return (
+        name is not None
+        and name.text == b"__init__"
+        and owner is not None
+        and owner.type == "class_definition"
+    )
+
+
+def _instance_attributes(initializer: Node) -> list[tuple[str, int, int]]:
+    """``self.x = ...`` statements of an ``__init__`` body (not nested in ``if`` or loops: the
+    attributes every instance has), with their positions."""
+    found: list[tuple[str, int, int]] = []
+    body = initializer.child_by_field_name("body")
+    for statement in body.named_children if body is not None else ():
+        if statement.type != "expression_statement" or not statement.named_children:
+            continue
+        assignment = statement.named_children[0]
+        target = assignment.child_by_field_name("left") if assignment.type == "assignment" else None
+        if target is None or target.type != "attribute":
+            continue
+        owner, attribute = (
+            target.child_by_field_name("object"),
+            target.child_by_field_name("attribute"),
+        )
+        if owner is None or owner.text != b"self" or attribute is None:
+            continue
+        if text := _clean(attribute):
+            found.append((text, *attribute.start_point))
+    return found
 
 
 def _in_class_body(assignment: Node) -> bool:
