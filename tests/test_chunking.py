@@ -1122,6 +1122,21 @@ def test_go_types_say_whether_they_are_structs_or_interfaces() -> None:
     assert chunks["Searcher.Search"].line == 13
 
 
+def test_an_attribute_set_in_a_long_init_belongs_to_the_class_not_to_the_window() -> None:
+    """attrs: ``ClassProps.__init__`` is cut into windows (kind ``block``); its ``self.kw_only``
+    row named ``__init__`` as its container, so ``ClassProps.kw_only`` did not find it."""
+    body = "".join(f"        self.option_{i} = option_{i}\n" for i in range(60))
+    source = f"class ClassProps:\n    def __init__(self, **options):\n{body}"
+    rows = [
+        (d.name, d.container, c.kind)
+        for c in chunk_file("src/props.py", source)
+        for d in c.defines
+        if d.kind == "field"
+    ]
+    assert len(rows) == 60 and {kind for _, _, kind in rows} == {"block"}
+    assert {container for _, container, _ in rows} == {"ClassProps"}
+
+
 def test_typescript_type_aliases_are_definitions() -> None:
     source = "export type Shape = { kind: string };\n\nexport function area(s: Shape) {\n  return 1;\n}\n"
     chunks = symbols_of(chunk_file("src/shape.ts", source))

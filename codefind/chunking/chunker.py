@@ -430,13 +430,13 @@ def _with_module_names(pieces: list[_Piece], names: Sequence[tuple[str, int]]) -
     return out
 
 
-def _with_members(pieces: list[_Piece], names: Sequence[tuple[str, int]]) -> list[_Piece]:
+def _with_members(pieces: list[_Piece], names: Sequence[tuple[str, int, str]]) -> list[_Piece]:
     """Give the pieces of a type the members it declares (``NoOptDefVal string`` in ``type
-    Flag struct``), for the symbol table; the piece's own name is their container."""
+    Flag struct``), for the symbol table, with the type as their container."""
     if not names:
         return pieces
     out = list(pieces)
-    for name, line in names:
+    for name, line, owner in names:
         holders = [
             i
             for i, piece in enumerate(out)
@@ -446,8 +446,7 @@ def _with_members(pieces: list[_Piece], names: Sequence[tuple[str, int]]) -> lis
             continue
         # A one-line class is also inside its method's piece: the type's own piece wins.
         i = next((i for i in holders if out[i].kind != "method"), holders[0])
-        scope = out[i].symbol.split(".")
-        container = scope[-2] if out[i].kind == "method" and len(scope) > 1 else scope[-1]
+        container = owner or out[i].symbol.rsplit(".", 1)[-1]
         row = SymbolDef(name=name, kind="field", line=line, container=container)
         out[i] = replace(out[i], defines=(*out[i].defines, row))
     return out

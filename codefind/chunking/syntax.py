@@ -235,6 +235,12 @@ _MEMBERS: dict[str, dict[str, tuple[str, ...]]] = {
 }  # fmt: skip
 _MEMBERS["tsx"] = _MEMBERS["typescript"]
 _MEMBER_NAMES = ("field_identifier", "identifier", "property_identifier")
+_TYPE_NODES = frozenset(
+    {"type_spec", "struct_item", "enum_item", "union_item", "class_declaration",
+     "abstract_class_declaration", "interface_declaration", "type_alias_declaration", "class",
+     "class_definition"}
+)  # fmt: skip
+"""Nodes that declare a type: the members found inside belong to it (its ``name``)."""
 _CODE_BODIES = frozenset(
     {"function_definition", "function_declaration", "method_declaration", "method_definition",
      "function_item", "arrow_function", "function_expression", "function", "statement_block"}
@@ -243,8 +249,9 @@ _CODE_BODIES = frozenset(
 the type bodies of a large file)."""
 
 
-def member_names(tree: Tree, grammar: str) -> list[tuple[str, int]]:
-    """Names that types declare as members (fields, properties, enum variants), with lines.
+def member_names(tree: Tree, grammar: str) -> list[tuple[str, int, str]]:
+    """Names that types declare as members (fields, properties, enum variants), with their
+    lines and the declaring type's name.
 
     ``NoOptDefVal string`` in a Go struct, ``pub major: u64``, ``timeout: number`` in a
     TypeScript interface, ``LeadingZero(Position)`` in a Rust enum, ``x: int = 0`` in a Python
@@ -255,23 +262,27 @@ def member_names(tree: Tree, grammar: str) -> list[tuple[str, int]]:
     kinds = _MEMBERS.get(grammar)
     if not kinds:
         return []
-    found: list[tuple[str, int, int]] = []
-    stack = [tree.root_node]
+    found: list[tuple[int, int, str, str]] = []
+    stack: list[tuple[Node, str]] = [(tree.root_node, "")]
     while stack:
-        node = stack.pop()
+        node, owner = stack.pop()
+        if node.type in _TYPE_NODES:
+            owner = _clean(node.child_by_field_name("name")) or owner
         if grammar == "python" and _is_initializer(node):
-            found.extend(_instance_attributes(node))
+            found.extend(
+                (row, column, text, owner) for text, row, column in _instance_attributes(node)
+            )
             continue
         holders = kinds.get(node.type)
         if holders is not None and (grammar != "python" or _in_class_body(node)):
             for field in holders:
                 for name in node.children_by_field_name(field):
                     if name.type in _MEMBER_NAMES and (text := _clean(name)):
-                        found.append((text, *name.start_point))
+                        found.append((*name.start_point, text, owner))
             continue
         if node.type not in _CODE_BODIES:
-            stack.extend(node.named_children)
-    return [(text, row + 1) for text, row, _ in sorted(found, key=lambda item: item[1:])]
+            stack.extend((child, owner) for child in node.named_children)
+    return [(text, row + 1, owner) for row, _, text, owner in sorted(found)]
 
 
 def _is_initializer(node: Node) -> bool:
