@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from codefind.config import load_settings
+from codefind.models import Hit
 from codefind.search import SearchService
 from codefind.workspace import Workspace
 from tests.cliutil import codefind
@@ -360,11 +361,24 @@ def test_a_short_list_is_the_top_of_the_default_one_strong_hits_first(
             assert [h.chunk_id for h in service.search(query, limit=n).hits] == shown[:n]
 
 
+def hits_in_new_repo(
+    folder: Path, files: dict[str, str | bytes], *queries: str, limit: int
+) -> list[list[Hit]]:
+    """Commit ``files`` as a repository in ``folder``, index it, and search each query."""
+    workspace = Workspace.for_repository(make_repo(folder, files), load_settings({}))
+    try:
+        workspace.indexer().run()
+        service = workspace.search_service()
+        return [list(service.search(query, limit=limit).hits) for query in queries]
+    finally:
+        workspace.close()
+
+
 def test_a_function_comes_before_a_same_named_module_variable(tmp_path: Path) -> None:
     """Express: `var contentType = require('content-type')` in utils.js and the method
     `res.contentType = res.type = function contentType(type)`; the query `contentType`
     wants the method (it came second)."""
-    repo = make_repo(
+    (hits,) = hits_in_new_repo(
         tmp_path / "express",
         {
             "lib/utils.js": "var contentType = require('content-type');\n"
@@ -376,13 +390,9 @@ def test_a_function_comes_before_a_same_named_module_variable(tmp_path: Path) ->
             "res.contentType =\nres.type = function contentType(type) {\n"
             "  return this.set('Content-Type', mime.lookup(type));\n};\n",
         },
+        "contentType",
+        limit=3,
     )
-    workspace = Workspace.for_repository(repo, load_settings({}))
-    try:
-        workspace.indexer().run()
-        hits = workspace.search_service().search("contentType", limit=3).hits
-    finally:
-        workspace.close()
     assert [(h.path, h.line, h.symbol) for h in hits[:2]] == [
         ("lib/response.js", 7, "res.contentType"),  # the `function` line
         ("lib/utils.js", 1, ""),
@@ -400,7 +410,7 @@ def test_a_field_name_lands_on_its_declaration_but_not_inside_a_sentence(tmp_pat
         f"\tregister(flag, p)\n}}\n\n"
         for kind in ("Bool", "Count", "Int", "String")
     )
-    repo = make_repo(
+    (named,) = hits_in_new_repo(
         tmp_path / "pflag",
         {
             "flag.go": "package pflag\n\n// A Flag represents the state of a flag.\n"
@@ -409,16 +419,12 @@ def test_a_field_name_lands_on_its_declaration_but_not_inside_a_sentence(tmp_pat
             "\tHidden bool // hide the flag from help\n}\n",
             "setters.go": f"package pflag\n\n{setters}",
         },
+        "NoOptDefVal",
+        limit=3,
     )
-    workspace = Workspace.for_repository(repo, load_settings({}))
-    try:
-        workspace.indexer().run()
-        named = workspace.search_service().search("NoOptDefVal", limit=3).hits
-    finally:
-        workspace.close()
     assert [(h.path, h.line, h.symbol) for h in named[:1]] == [("flag.go", 6, "Flag")]
 
-    repo = make_repo(
+    named, sentence = hits_in_new_repo(
         tmp_path / "axios",
         {
             "index.d.ts": "export interface AxiosRequestConfig {\n  url?: string;\n"
@@ -428,15 +434,10 @@ def test_a_field_name_lands_on_its_declaration_but_not_inside_a_sentence(tmp_pat
             "  return relativeURL\n    ? baseURL.replace(/\\/?\\/$/, '') + '/' + "
             "relativeURL.replace(/^\\/+/, '')\n    : baseURL;\n}\n",
         },
+        "baseURL",
+        "join baseURL and a relative request path",
+        limit=2,
     )
-    workspace = Workspace.for_repository(repo, load_settings({}))
-    try:
-        workspace.indexer().run()
-        service = workspace.search_service()
-        named = service.search("baseURL", limit=2).hits
-        sentence = service.search("join baseURL and a relative request path", limit=2).hits
-    finally:
-        workspace.close()
     assert (named[0].path, named[0].line) == ("index.d.ts", 3)
     assert sentence[0].path == "lib/helpers/combineURLs.js"
 
