@@ -55,14 +55,13 @@ from codefind.store import (
     text_hash,
     write_lock,
 )
-from codefind.store.reuse import VectorSources
+from codefind.store.reuse import SLICE as REUSE_SLICE
+from codefind.store.reuse import VectorSources, vectors_by_text
 from codefind.store.vectors import VECTOR_FORMAT, open_older_vector_index
 
 Phase = Literal["walk", "chunk", "embed", "save", "done"]
 FILE_BATCH = 200
 """Files chunked per state transaction: small enough that lexical search fills in quickly."""
-CACHE_SLICE = 4096
-"""Vectors moved into the cache at a time."""
 REBUILT_NOTE = (
     "Rebuilt it: each vector comes from the embedding cache or another checkout's index "
     "where one is there, and is embedded again where not."
@@ -369,18 +368,12 @@ class Indexer:
         """Put the vectors of texts no chunk has any more into the cache (for a revert or a
         branch switch), before the file that holds them is replaced."""
         try:
-            gone = [h for h in dict.fromkeys(replaced.text_hashes().values()) if h not in live]
+            gone = [h for h in replaced.keys_by_hash() if h not in live]
         except IndexStoreError:
             return
-        keys_by_hash = replaced.keys_by_hash()
-        for start in range(0, len(gone), CACHE_SLICE):
-            part = gone[start : start + CACHE_SLICE]
-            keys, rows = replaced.vectors(np.asarray([keys_by_hash[h] for h in part], np.uint64))
-            by_key = dict(zip(keys.tolist(), rows, strict=True))
-            store.cache.put_many(
-                self.embedder.model_id,
-                {h: by_key[keys_by_hash[h]] for h in part if keys_by_hash[h] in by_key},
-            )
+        for start in range(0, len(gone), REUSE_SLICE):
+            part = gone[start : start + REUSE_SLICE]
+            store.cache.put_many(self.embedder.model_id, vectors_by_text(replaced, part))
 
     def _forget_cached(self, store: Store, held: Iterable[bytes], tally: _Tally) -> None:
         try:

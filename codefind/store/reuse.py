@@ -54,14 +54,14 @@ class VectorSources:
         """The vectors of those of ``hashes`` that some source has, a slice at a time."""
         for start in range(0, len(hashes), SLICE):
             wanted = list(hashes[start : start + SLICE])
-            found = _from_index(self._replaced, wanted)
+            found = vectors_by_text(self._replaced, wanted)
             rest = [h for h in wanted if h not in found]
             cached = self._cache.get_many(self._model_id, rest) if rest else {}
             self.from_cache.update(cached)
             found.update(cached)
             rest = [h for h in rest if h not in cached]
             for index in self._other_indexes() if rest else ():
-                more = _from_index(index, rest)
+                more = vectors_by_text(index, rest)
                 found.update(more)
                 rest = [h for h in rest if h not in more]
             yield found
@@ -72,8 +72,9 @@ class VectorSources:
         return self._opened
 
 
-def _from_index(index: VectorIndex, hashes: Sequence[bytes]) -> dict[bytes, Vectors]:
-    """The vectors ``index`` holds for ``hashes`` (none if its ``.hashes`` cannot be read)."""
+def vectors_by_text(index: VectorIndex, hashes: Sequence[bytes]) -> dict[bytes, Vectors]:
+    """The finite vectors ``index`` holds for ``hashes`` (none if its ``.hashes`` cannot be
+    read)."""
     if index.count == 0 or not hashes:
         return {}
     try:
