@@ -418,38 +418,43 @@ def _mark_definition(pieces: list[_Piece], first: int, definition: Definition) -
 
 def _with_module_names(pieces: list[_Piece], names: Sequence[tuple[str, int]]) -> list[_Piece]:
     """Give module-code pieces the names bound in them (``TIMEOUT = 5``), for the symbol table."""
-    if not names:
-        return pieces
     out = list(pieces)
     for name, line in names:
-        for i, piece in enumerate(out):
-            if piece.columns is None and not piece.symbol and piece.start <= line <= piece.end:
-                row = SymbolDef(name=name, kind="variable", line=line)
-                out[i] = replace(piece, defines=(*piece.defines, row))
-                break
+        i = _holder(out, line, named=False)
+        if i is not None:
+            out[i] = _defining(out[i], SymbolDef(name=name, kind="variable", line=line))
     return out
 
 
 def _with_members(pieces: list[_Piece], names: Sequence[tuple[str, int, str]]) -> list[_Piece]:
     """Give the pieces of a type the members it declares (``NoOptDefVal string`` in ``type
     Flag struct``), for the symbol table, with the type as their container."""
-    if not names:
-        return pieces
     out = list(pieces)
     for name, line, owner in names:
-        holders = [
-            i
-            for i, piece in enumerate(out)
-            if piece.columns is None and piece.symbol and piece.start <= line <= piece.end
-        ]
-        if not holders:
-            continue
-        # A one-line class is also inside its method's piece: the type's own piece wins.
-        i = next((i for i in holders if out[i].kind != "method"), holders[0])
-        container = owner or out[i].symbol.rsplit(".", 1)[-1]
-        row = SymbolDef(name=name, kind="field", line=line, container=container)
-        out[i] = replace(out[i], defines=(*out[i].defines, row))
+        i = _holder(out, line, named=True)
+        if i is not None:
+            container = owner or out[i].symbol.rsplit(".", 1)[-1]
+            row = SymbolDef(name=name, kind="field", line=line, container=container)
+            out[i] = _defining(out[i], row)
     return out
+
+
+def _holder(pieces: Sequence[_Piece], line: int, *, named: bool) -> int | None:
+    """The piece that carries a symbol-table row for ``line``: a module-code piece, or (when
+    ``named``) a definition's piece, the type's own before a method's (a one-line class is
+    also inside its method's piece)."""
+    found = [
+        i
+        for i, piece in enumerate(pieces)
+        if piece.columns is None
+        and bool(piece.symbol) == named
+        and piece.start <= line <= piece.end
+    ]
+    return next((i for i in found if pieces[i].kind != "method"), found[0] if found else None)
+
+
+def _defining(piece: _Piece, row: SymbolDef) -> _Piece:
+    return replace(piece, defines=(*piece.defines, row))
 
 
 def _trivial_line(line: str) -> bool:
