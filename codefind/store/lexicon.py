@@ -337,23 +337,27 @@ class Lexicon:
         """Merge every segment if more than ``COMPACT_DEAD_SHARE`` of the postings are dead
         (a whole re-chunk leaves half of them dead, just under ``maintain``'s bar). Returns
         whether it did."""
-        total = int(
-            self._db.execute("SELECT SUM(postings) FROM lexicon_segments").fetchone()[0] or 0
-        )
-        live = int(self._db.execute("SELECT SUM(terms) FROM lexicon_docs").fetchone()[0] or 0)
-        if total == 0 or live >= (1 - COMPACT_DEAD_SHARE) * total:
+        return self._merge_all_past(COMPACT_DEAD_SHARE, self._segment_sizes())
+
+    def _segment_sizes(self) -> dict[int, int]:
+        return dict(self._db.execute("SELECT segment, postings FROM lexicon_segments"))
+
+    def _merge_all_past(self, dead_share: float, sizes: dict[int, int]) -> bool:
+        """Merge every segment into one if more than ``dead_share`` of the postings in them
+        belong to deleted chunks. Returns whether it did."""
+        total = sum(sizes.values())
+        if not total:
             return False
-        self._merge([row[0] for row in self._db.execute("SELECT segment FROM lexicon_segments")])
+        live = int(self._db.execute("SELECT SUM(terms) FROM lexicon_docs").fetchone()[0] or 0)
+        if live >= (1 - dead_share) * total:
+            return False
+        self._merge(sorted(sizes))
         return True
 
     def _merge_some(self) -> bool:
-        sizes = dict(self._db.execute("SELECT segment, postings FROM lexicon_segments"))
-        total = sum(sizes.values())
-        if total:
-            live = int(self._db.execute("SELECT SUM(terms) FROM lexicon_docs").fetchone()[0] or 0)
-            if live < (1 - DEAD_SHARE) * total:
-                self._merge(sorted(sizes))  # one segment is left: nothing more to merge
-                return False
+        sizes = self._segment_sizes()
+        if self._merge_all_past(DEAD_SHARE, sizes):
+            return False  # one segment is left: nothing more to merge
         classes: dict[int, list[int]] = {}
         for segment, postings in sorted(sizes.items()):
             classes.setdefault(int(math.log(max(postings, 1), MERGE_FACTOR)), []).append(segment)
