@@ -184,9 +184,8 @@ class VectorIndex:
         if len(present) == 0:
             return present, np.zeros((0, self._index.ndim), dtype=np.float32)
         stored = np.int8 if self.manifest is None or self.manifest.dtype == DTYPE else np.float32
-        rows = self._index.get(present, dtype=stored)  # an older file's float16: as floats
-        matrix = np.vstack(rows) if isinstance(rows, tuple) else np.asarray(rows)
-        return present, dequantize(matrix.reshape(len(present), -1))
+        rows = _rows(self._index, present, stored)  # an older file's float16: as floats
+        return present, dequantize(rows)
 
 
 def open_vector_index(
@@ -402,8 +401,7 @@ class VectorWriter:
         full = _new_index(self.dim, FULL_CONNECTIVITY)
         for start in range(0, len(keys), 8192):  # one slice of vectors in memory at a time
             part = keys[start : start + 8192]
-            rows = index.get(part, dtype=np.int8)
-            full.add(part, np.vstack(rows) if isinstance(rows, tuple) else rows, threads=0)
+            full.add(part, _rows(index, part, np.int8), threads=0)
         self._index = full
 
     def _write_data(self, path: Path) -> None:
@@ -423,6 +421,14 @@ class VectorWriter:
             raise IndexStoreError(
                 f"Writing the vector index {path.parent} failed ({exc})."
             ) from exc
+
+
+def _rows(index: Any, keys: Keys, dtype: type[np.generic]) -> npt.NDArray[Any]:
+    """USearch's stored rows of ``keys`` (all present) as one matrix (``get`` may answer a
+    tuple of rows for several keys: docs/API_NOTES.md)."""
+    rows = index.get(keys, dtype=dtype)
+    matrix = np.vstack(rows) if isinstance(rows, tuple) else np.asarray(rows)
+    return matrix.reshape(len(keys), -1)
 
 
 def _new_index(dim: int, connectivity: int) -> Any:
