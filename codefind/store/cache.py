@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from codefind.errors import IndexCorruptError
-from codefind.store.failures import is_corruption, os_failure, sqlite_failure
+from codefind.store.failures import give_back_pages, is_corruption, os_failure, sqlite_failure
 from codefind.store.quantize import dequantize, is_quantized, quantize
 
 Vectors = npt.NDArray[np.float32]
@@ -280,11 +280,7 @@ class EmbeddingCache:
             return
         remaining = int(self._db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0])
         if removed * 3 >= remaining:
-            try:
-                self._db.execute("VACUUM")
-            except sqlite3.OperationalError as exc:  # another process has it open: the freed
-                if is_corruption(exc):  # pages are reused by later rows all the same
-                    raise
+            give_back_pages(self._db, "VACUUM;")
 
     @_healing
     def count(self, model: str | None = None) -> int:

@@ -48,6 +48,18 @@ def is_corruption(exc: sqlite3.Error) -> bool:
     return sqlite_code(exc) in _CORRUPT
 
 
+def give_back_pages(db: sqlite3.Connection, script: str) -> None:
+    """Run SQL that only gives freed pages back to the file system (``VACUUM``, ``PRAGMA
+    incremental_vacuum``). If another process stands in its way it is skipped: the pages are
+    reused by later rows all the same. Damage is raised. As a script, so a pragma runs to its
+    end (``execute`` would step ``incremental_vacuum`` once: one page)."""
+    try:
+        db.executescript(script)
+    except sqlite3.OperationalError as exc:
+        if is_corruption(exc):
+            raise
+
+
 def sqlite_failure(exc: sqlite3.Error, path: Path, what: str) -> IndexStoreError:
     """The error to raise for ``exc`` on the SQLite file ``path`` (``what`` names it)."""
     code = sqlite_code(exc)

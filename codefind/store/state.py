@@ -60,7 +60,7 @@ from codefind.models import (
     SymbolDef,
 )
 from codefind.store.failures import (
-    is_corruption,
+    give_back_pages,
     os_failure,
     sqlite_failure,
 )
@@ -527,14 +527,10 @@ class StateDB:
             merged = self._lexicon.compact()
         if merged:
             incremental = self._db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2
-            # execute() would free one page per call; a script runs the pragma to its end. An
-            # older file is converted once (VACUUM rewrites it), then gives pages back too.
-            script = "PRAGMA incremental_vacuum;" if incremental else _TO_INCREMENTAL
-            try:
-                self._db.executescript(script)
-            except sqlite3.OperationalError as exc:  # housekeeping: the pages stay for reuse
-                if is_corruption(exc):
-                    raise
+            # An older file is converted once (VACUUM rewrites it), then gives pages back too.
+            give_back_pages(
+                self._db, "PRAGMA incremental_vacuum;" if incremental else _TO_INCREMENTAL
+            )
         return merged
 
     @_guarded
