@@ -333,12 +333,13 @@ class _FileChunker:
 
     def _opening_line(self, piece: _Piece) -> int:
         """The line a piece opens at: its own, or its first non-blank line."""
-        if piece.line:
-            return piece.line
-        line = piece.start
-        while line < piece.end and is_blank(self.lines[line - 1]):
-            line += 1
-        return line
+        return piece.line or self._first_nonblank(piece.start, piece.end)
+
+    def _first_nonblank(self, start: int, end: int) -> int:
+        """The first non-blank line of ``start..end`` (``end`` if all are blank)."""
+        while start < end and is_blank(self.lines[start - 1]):
+            start += 1
+        return start
 
     def _joinable(self, first: _Piece, second: _Piece) -> bool:
         """Whether ``second`` follows ``first`` with only blank lines between."""
@@ -356,8 +357,7 @@ class _FileChunker:
         if piece.columns is not None:
             text = self.lines[start - 1][piece.columns[0] : piece.columns[1]]
         else:
-            while start < end and is_blank(self.lines[start - 1]):
-                start += 1
+            start = self._first_nonblank(start, end)
             while end > start and is_blank(self.lines[end - 1]):
                 end -= 1
             text = "\n".join(self.lines[start - 1 : end])
