@@ -286,19 +286,14 @@ def member_names(tree: Tree, grammar: str) -> list[tuple[str, int, str]]:
 
 
 def _is_initializer(node: Node) -> bool:
-    """A Python ``def __init__`` written directly in a class body."""
-    if node.type != "function_definition":
-        return False
+    """A Python ``def __init__`` written directly in a class body (a decorated one sits one
+    level deeper and is not taken)."""
     name = node.child_by_field_name("name")
-    block = node.parent
-    owner = block.parent if block is not None else None
-    if owner is not None and owner.type == "decorated_definition":
-        return False  # a decorated initializer is rare, and its owner is one level up
     return (
-        name is not None
+        node.type == "function_definition"
+        and name is not None
         and name.text == b"__init__"
-        and owner is not None
-        and owner.type == "class_definition"
+        and _directly_in_class(node)
     )
 
 
@@ -328,14 +323,18 @@ def _instance_attributes(initializer: Node) -> list[tuple[str, int, int]]:
 def _in_class_body(assignment: Node) -> bool:
     """A Python assignment written directly in a class body (``x: int = 0``)."""
     statement = assignment.parent
-    block = statement.parent if statement is not None else None
-    owner = block.parent if block is not None else None
     return (
         statement is not None
         and statement.type == "expression_statement"
-        and owner is not None
-        and owner.type == "class_definition"
+        and _directly_in_class(statement)
     )
+
+
+def _directly_in_class(statement: Node) -> bool:
+    """A Python statement of a class's own body (not of a method or a nested block)."""
+    block = statement.parent
+    owner = block.parent if block is not None else None
+    return owner is not None and owner.type == "class_definition"
 
 
 def _children_of_types(node: Node, types: tuple[str, ...]) -> list[Node]:
